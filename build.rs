@@ -1,0 +1,104 @@
+//! Finds LLVM, compiles the C++ shim against it and links the shared libLLVM.
+//!
+//! llvm-config is looked up as: the one llvm-sys found
+//! (`DEP_LLVM_<major>_CONFIG_PATH`), env `LLVM_CONFIG`, `llvm-config-<major>`,
+//! then `llvm-config` (accepted only if its major version matches).
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn llvm_major() -> u32 {
+    if env::var_os("CARGO_FEATURE_LLVM22").is_some() {
+        22
+    } else {
+        19
+    }
+}
+
+fn run(config: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(config)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{config} {}: {e}", args.join(" ")))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{config} {} exited with {}: {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn find_llvm_config(major: u32) -> Result<String, String> {
+    let candidates = [
+        env::var(format!("DEP_LLVM_{major}_CONFIG_PATH")).ok(),
+        env::var("LLVM_CONFIG").ok(),
+        Some(format!("llvm-config-{major}")),
+        Some("llvm-config".to_string()),
+    ];
+    let mut tried = Vec::new();
+    for candidate in candidates.into_iter().flatten() {
+        match run(&candidate, &["--version"]) {
+            Ok(v) if v.split('.').next() == Some(&major.to_string()) => return Ok(candidate),
+            Ok(v) => tried.push(format!("{candidate} is LLVM {v}")),
+            Err(e) => tried.push(e),
+        }
+    }
+    Err(format!(
+        "jitmm: LLVM {major} not found — install it with `apt-get install llvm-{major}-dev` \
+         (or set LLVM_CONFIG); tried: {}",
+        tried.join("; ")
+    ))
+}
+
+fn main() {
+    for var in ["LLVM_CONFIG", "DEP_LLVM_19_CONFIG_PATH", "DEP_LLVM_22_CONFIG_PATH"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    println!("cargo:rerun-if-changed=cshim");
+    let major = llvm_major();
+    let config = find_llvm_config(major).unwrap_or_else(|e| {
+        println!("cargo:warning={e}");
+        eprintln!("{e}");
+        std::process::exit(1);
+    });
+    let query = |args: &[&str]| {
+        run(&config, args).unwrap_or_else(|e| {
+            eprintln!("jitmm: {e}");
+            std::process::exit(1);
+        })
+    };
+    let cxxflags = query(&["--cxxflags"]);
+    let libdir = query(&["--libdir"]);
+    let includedir = query(&["--includedir"]);
+
+    let mut build = cc::Build::new();
+    build.cpp(true).include("cshim");
+    // LLVM's headers are not ours to warn about.
+    build.flag("-isystem").flag(&includedir);
+    for flag in cxxflags.split_whitespace() {
+        // Keep LLVM's defines and language level; drop its -I (added above)
+        // and optimisation / warning choices.
+        if flag.starts_with("-D") || flag.starts_with("-std=") || flag.starts_with("-f") {
+            build.flag(flag);
+        }
+    }
+    let shim = PathBuf::from("cshim");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&shim)
+        .expect("cshim/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "cpp"))
+        .collect();
+    sources.sort();
+    build.files(&sources).warnings(true).compile("jitmm_shim");
+
+    // One LLVM per process: link the shared library, never static archives.
+    println!("cargo:rustc-link-search=native={libdir}");
+    println!("cargo:rustc-link-lib=dylib=LLVM-{major}");
+    println!("cargo:rustc-link-lib=dylib=stdc++");
+    println!("cargo:include={}", env::current_dir().unwrap().join("cshim").display());
+    println!("cargo:llvm_config={config}");
+}

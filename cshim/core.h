@@ -1,0 +1,57 @@
+/* The narrow boundary between the C++ shim and the Rust core.
+ *
+ * The shim never links against Rust symbols: the core hands it this table of
+ * function pointers, so libjitmm.a / .so / the rlib link in any order.
+ * Internal: clients use jitmm.h / jitmm.hpp.
+ */
+#ifndef JITMM_CORE_H
+#define JITMM_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jitmm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct jitmm_core_arena jitmm_core_arena;
+typedef struct jitmm_core_object jitmm_core_object;
+
+/* Final protection of a section. */
+enum { JITMM_CLASS_CODE = 0, JITMM_CLASS_RODATA = 1, JITMM_CLASS_RWDATA = 2 };
+
+typedef struct jitmm_core_section {
+  uint8_t *rw;   /* where the linker writes */
+  uint8_t *exec; /* where the section lives when it runs (== rw for RW data and under Mprotect) */
+} jitmm_core_section;
+
+typedef struct jitmm_core_api {
+  /* Resolves a config (NULL: defaults) to an arena handle; NULL on error. */
+  jitmm_core_arena *(*arena_acquire)(const jitmm_config *config);
+  void (*arena_release)(jitmm_core_arena *arena);
+  /* Nonzero when exec != rw for code / rodata (DualMap). */
+  int (*arena_is_dual_mapped)(const jitmm_core_arena *arena);
+  jitmm_core_object *(*object_new)(jitmm_core_arena *arena);
+  /* Pre-allocates one contiguous chunk per class; 0 ok, -1 error. */
+  int (*object_reserve)(jitmm_core_object *object, uintptr_t code_size, uintptr_t code_align,
+                        uintptr_t ro_size, uintptr_t ro_align, uintptr_t rw_size,
+                        uintptr_t rw_align);
+  /* 0 ok, -1 error. */
+  int (*object_allocate)(jitmm_core_object *object, int cls, uintptr_t size, uintptr_t align,
+                         jitmm_core_section *out);
+  /* Records that the linker now knows every section's exec address. */
+  void (*object_mark_mapped)(jitmm_core_object *object);
+  /* Protections + icache coherence; 0 ok, -1 error (also when called twice). */
+  int (*object_finalize)(jitmm_core_object *object);
+  void (*object_free)(jitmm_core_object *object);
+  const char *(*last_error)(void);
+  void (*set_last_error)(const char *message);
+} jitmm_core_api;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JITMM_CORE_H */

@@ -1,0 +1,89 @@
+/* jitmm — a JIT memory manager for LLVM.  C API.
+ *
+ * Every function is safe to call from any thread.  Functions that can fail
+ * return NULL / a negative value and leave a message for jitmm_last_error().
+ */
+#ifndef JITMM_H
+#define JITMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llvm-c/ExecutionEngine.h>
+#include <llvm-c/Orc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How code is made executable. */
+typedef enum jitmm_strategy {
+  /* Probe the OS once: DualMap where shared executable mappings work, else
+   * Mprotect.  The environment variable JITMM_STRATEGY=auto|dualmap|mprotect
+   * overrides this choice (and only this one). */
+  JITMM_STRATEGY_AUTO = 0,
+  /* memfd mapped twice: written through an RW view, executed through an RX
+   * view.  Finalize is an instruction-cache flush, no syscall. */
+  JITMM_STRATEGY_DUALMAP = 1,
+  /* Written in place, then mprotect()ed to RX/R at finalize.  Sections
+   * execute at the address allocate*Section returned. */
+  JITMM_STRATEGY_MPROTECT = 2
+} jitmm_strategy;
+
+typedef struct jitmm_config {
+  jitmm_strategy strategy;
+  /* Nonzero: a reservation of its own instead of the process-wide arena. */
+  int private_arena;
+  /* Bytes of address space for a private arena; 0 picks the architecture's
+   * default (the largest span the default code model reaches). */
+  size_t reservation_size;
+} jitmm_config;
+
+/* Process-wide counters (all arenas). */
+typedef struct jitmm_stats {
+  uint64_t bytes_reserved;       /* address space reserved by arenas */
+  uint64_t bytes_committed;      /* backed by blocks (mapped, may be sparse) */
+  uint64_t bytes_live_code;      /* handed out to live objects, per class */
+  uint64_t bytes_live_rodata;
+  uint64_t bytes_live_rwdata;
+  uint64_t objects_live;
+  uint64_t objects_finalized;    /* total finalize operations */
+  uint64_t mmap_calls;
+  uint64_t mprotect_calls;
+  uint64_t munmap_calls;
+  uint64_t madvise_calls;
+  uint64_t fallocate_calls;
+  uint64_t icache_flushes;
+  uint64_t membarrier_calls;
+  uint64_t vmas;                 /* mappings in /proc/self/maps owned by jitmm */
+} jitmm_stats;
+
+/* Fills *config with the defaults (Auto, shared arena). */
+void jitmm_config_init(jitmm_config *config);
+
+/* A full llvm::RTDyldMemoryManager (not LLVM's simple-callback wrapper): put
+ * it in LLVMMCJITCompilerOptions.MCJMM; MCJIT owns and deletes it.  Dispose
+ * an unused one with LLVMDisposeMCJITMemoryManager. */
+LLVMMCJITMemoryManagerRef jitmm_mcjit_memory_manager_create(void);
+LLVMMCJITMemoryManagerRef jitmm_mcjit_memory_manager_create_with(const jitmm_config *config);
+
+/* Object-linking-layer creators with exactly the signature of
+ * LLVMOrcLLJITBuilderObjectLinkingLayerCreatorFunction; ctx is a
+ * const jitmm_config * (or NULL for defaults) that must outlive the call.
+ * Each object gets its own memory manager, freed when its ResourceTracker
+ * is removed.  Expects a PIC, small-code-model JITTargetMachineBuilder. */
+LLVMOrcObjectLayerRef jitmm_orc_rtdyld_layer(void *ctx, LLVMOrcExecutionSessionRef es,
+                                             const char *triple);
+
+/* Copies the process-wide counters into *out; 0 on success, -1 if out is NULL. */
+int jitmm_stats_get(jitmm_stats *out);
+
+/* The last error on this thread, or "" if none.  Valid until the next jitmm
+ * call on this thread. */
+const char *jitmm_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JITMM_H */

@@ -1,0 +1,26 @@
+// jitmm — C++ API.  Header-only on top of the C API, so it works against
+// libjitmm.so, libjitmm.a and the Rust crate alike.
+#ifndef JITMM_HPP
+#define JITMM_HPP
+
+#include <memory>
+
+#include <llvm/ExecutionEngine/RTDyldMemoryManager.h>
+
+#include "jitmm.h"
+
+namespace jitmm {
+
+// Settings: value-initialise for the defaults (Auto, shared arena).
+using Config = jitmm_config;
+
+// A full RTDyldMemoryManager for EngineBuilder::setMCJITMemoryManager or an
+// RTDyldObjectLinkingLayer.  Null on failure; jitmm_last_error() says why.
+inline std::unique_ptr<llvm::RTDyldMemoryManager> createRTDyldMemoryManager(const Config &config = {}) {
+  return std::unique_ptr<llvm::RTDyldMemoryManager>(
+      reinterpret_cast<llvm::RTDyldMemoryManager *>(jitmm_mcjit_memory_manager_create_with(&config)));
+}
+
+} // namespace jitmm
+
+#endif

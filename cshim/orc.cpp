@@ -1,0 +1,40 @@
+// ORC: an RTDyldObjectLinkingLayer whose objects each get a jitmm manager.
+#include "compat.h"
+#include "shim.h"
+
+#include <llvm/ExecutionEngine/Orc/Core.h>
+#include <llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h>
+#include <llvm/TargetParser/Triple.h>
+
+extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_rtdyld_layer(const jitmm_core_api *api,
+                                                             const jitmm_config *config,
+                                                             LLVMOrcExecutionSessionRef es,
+                                                             const char *triple) {
+  if (!es) {
+    api->set_last_error("jitmm_orc_rtdyld_layer: execution session is NULL");
+    return nullptr;
+  }
+  auto arena = jitmm::detail::ArenaRef::acquire(api, config);
+  if (!arena)
+    return nullptr;
+  // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
+  auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
+  auto *layer = new llvm::orc::RTDyldObjectLinkingLayer(
+      session, [arena](JITMM_RTDYLD_FACTORY_PARAMS) {
+        // One manager per object: removing the object's ResourceTracker
+        // destroys it and frees the object's memory.
+        return std::make_unique<jitmm::detail::RTDyldManager>(arena);
+      });
+  // The same adjustments LLJIT's default RTDyld layer makes.
+  llvm::Triple target(triple ? triple : "");
+  if (target.isOSBinFormatCOFF()) {
+    layer->setOverrideObjectFlagsWithResponsibilityFlags(true);
+    layer->setAutoClaimResponsibilityForObjectSymbols(true);
+  }
+  if (target.isOSBinFormatELF() &&
+      (target.getArch() == llvm::Triple::ppc64 || target.getArch() == llvm::Triple::ppc64le))
+    layer->setAutoClaimResponsibilityForObjectSymbols(true);
+  // LLVM's unwrap(LLVMOrcObjectLayerRef) yields ObjectLayer*: convert to the
+  // base first (the layer has several bases).
+  return reinterpret_cast<LLVMOrcObjectLayerRef>(static_cast<llvm::orc::ObjectLayer *>(layer));
+}

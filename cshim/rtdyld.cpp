@@ -1,0 +1,136 @@
+// RTDyldMemoryManager (MCJIT, ORC RTDyldObjectLinkingLayer) on the jitmm core.
+#include "shim.h"
+
+#include <llvm/Object/ObjectFile.h>
+
+namespace jitmm {
+namespace detail {
+
+std::shared_ptr<ArenaRef> ArenaRef::acquire(const jitmm_core_api *api,
+                                            const jitmm_config *config) {
+  jitmm_core_arena *arena = api->arena_acquire(config);
+  if (!arena)
+    return nullptr;
+  return std::make_shared<ArenaRef>(api, arena);
+}
+
+RTDyldManager::RTDyldManager(std::shared_ptr<ArenaRef> arena)
+    : arena_(std::move(arena)), api_(arena_->api) {}
+
+RTDyldManager::~RTDyldManager() {
+  // Unwind tables must not point into memory that is about to be reused.
+  deregisterEHFrames();
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (jitmm_core_object *object : owned_)
+    api_->object_free(object);
+}
+
+jitmm_core_object *RTDyldManager::current() {
+  if (!current_) {
+    current_ = api_->object_new(arena_->arena);
+    if (current_)
+      owned_.push_back(current_);
+  }
+  return current_;
+}
+
+void RTDyldManager::reserveAllocationSpace(uintptr_t CodeSize, llvm::Align CodeAlign,
+                                           uintptr_t RODataSize, llvm::Align RODataAlign,
+                                           uintptr_t RWDataSize, llvm::Align RWDataAlign) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // A reservation starts a new object: RuntimeDyld calls it once per object
+  // before allocating that object's sections.
+  if (current_ && current_sections_.empty()) {
+    // Nothing allocated yet: reuse the handle.
+  } else if (current_) {
+    pending_.push_back(current_);
+    current_ = nullptr;
+    current_sections_.clear();
+  }
+  jitmm_core_object *object = current();
+  // Failure is not fatal: sections are then allocated one by one (still
+  // within the arena, hence within range of each other).
+  if (object)
+    api_->object_reserve(object, CodeSize, CodeAlign.value(), RODataSize, RODataAlign.value(),
+                         RWDataSize, RWDataAlign.value());
+}
+
+uint8_t *RTDyldManager::allocate(int cls, uintptr_t size, unsigned alignment) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  jitmm_core_object *object = current();
+  if (!object)
+    return nullptr;
+  jitmm_core_section section{};
+  // RuntimeDyld asks for at least one byte; guard anyway so an empty section
+  // still gets a distinct address.
+  if (api_->object_allocate(object, cls, size ? size : 1, alignment, &section) != 0)
+    return nullptr;
+  current_sections_.emplace_back(section.rw, section.exec);
+  return section.rw;
+}
+
+uint8_t *RTDyldManager::allocateCodeSection(uintptr_t Size, unsigned Alignment, unsigned,
+                                            llvm::StringRef) {
+  return allocate(JITMM_CLASS_CODE, Size, Alignment);
+}
+
+uint8_t *RTDyldManager::allocateDataSection(uintptr_t Size, unsigned Alignment, unsigned,
+                                            llvm::StringRef, bool IsReadOnly) {
+  return allocate(IsReadOnly ? JITMM_CLASS_RODATA : JITMM_CLASS_RWDATA, Size, Alignment);
+}
+
+void RTDyldManager::notifyObjectLoaded(llvm::RuntimeDyld &RTDyld,
+                                       const llvm::object::ObjectFile &) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!current_)
+    return;
+  for (const auto &[rw, exec] : current_sections_)
+    if (rw != exec)
+      RTDyld.mapSectionAddress(rw, reinterpret_cast<uint64_t>(exec));
+  api_->object_mark_mapped(current_);
+  pending_.push_back(current_);
+  current_ = nullptr;
+  current_sections_.clear();
+}
+
+bool RTDyldManager::finalizeMemory(std::string *ErrMsg) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Direct users of the interface (no RuntimeDyld) finalize what they allocated.
+  if (current_) {
+    pending_.push_back(current_);
+    current_ = nullptr;
+    current_sections_.clear();
+  }
+  std::string error;
+  for (jitmm_core_object *object : pending_) {
+    if (api_->object_finalize(object) != 0 && error.empty())
+      error = api_->last_error();
+  }
+  pending_.clear();
+  if (error.empty())
+    return false;
+  if (ErrMsg)
+    *ErrMsg = "jitmm: " + error;
+  return true;
+}
+
+void RTDyldManager::registerEHFrames(uint8_t *, uint64_t LoadAddr, size_t Size) {
+  // The unwinder reads the frames where they run: pc-relative pointers in
+  // them were resolved for the load (executable-side) address.
+  llvm::RTDyldMemoryManager::registerEHFrames(reinterpret_cast<uint8_t *>(LoadAddr), LoadAddr,
+                                              Size);
+}
+
+} // namespace detail
+} // namespace jitmm
+
+extern "C" LLVMMCJITMemoryManagerRef
+jitmm_shim_mcjit_memory_manager_create(const jitmm_core_api *api, const jitmm_config *config) {
+  auto arena = jitmm::detail::ArenaRef::acquire(api, config);
+  if (!arena)
+    return nullptr;
+  llvm::RTDyldMemoryManager *manager = new jitmm::detail::RTDyldManager(std::move(arena));
+  // LLVM's unwrap(LLVMMCJITMemoryManagerRef) is a reinterpret_cast to
+  // RTDyldMemoryManager*.
+  return reinterpret_cast<LLVMMCJITMemoryManagerRef>(manager);
+}

@@ -1,0 +1,77 @@
+// Internal declarations shared by the shim's translation units.
+#ifndef JITMM_SHIM_H
+#define JITMM_SHIM_H
+
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include <llvm/ExecutionEngine/RTDyldMemoryManager.h>
+#include <llvm/ExecutionEngine/RuntimeDyld.h>
+
+#include "core.h"
+
+namespace jitmm {
+namespace detail {
+
+// An arena handle shared by every manager created from one config, released
+// when the last of them goes.
+class ArenaRef {
+public:
+  ArenaRef(const jitmm_core_api *api, jitmm_core_arena *arena) : api(api), arena(arena) {}
+  ~ArenaRef() { api->arena_release(arena); }
+  ArenaRef(const ArenaRef &) = delete;
+  ArenaRef &operator=(const ArenaRef &) = delete;
+
+  // Acquires the arena a config selects; nullptr (with last_error set) on failure.
+  static std::shared_ptr<ArenaRef> acquire(const jitmm_core_api *api, const jitmm_config *config);
+
+  const jitmm_core_api *const api;
+  jitmm_core_arena *const arena;
+};
+
+// llvm::RTDyldMemoryManager on the jitmm core.
+//
+// Address contract: allocate*Section returns the RW address the linker
+// writes through.  Under Mprotect that is also where the section runs.
+// Under DualMap, notifyObjectLoaded tells RuntimeDyld each section's
+// executable address (mapSectionAddress) before relocations are resolved;
+// an object that reaches finalizeMemory without that gets an error.
+class RTDyldManager final : public llvm::RTDyldMemoryManager {
+public:
+  explicit RTDyldManager(std::shared_ptr<ArenaRef> arena);
+  ~RTDyldManager() override;
+
+  uint8_t *allocateCodeSection(uintptr_t Size, unsigned Alignment, unsigned SectionID,
+                               llvm::StringRef SectionName) override;
+  uint8_t *allocateDataSection(uintptr_t Size, unsigned Alignment, unsigned SectionID,
+                               llvm::StringRef SectionName, bool IsReadOnly) override;
+  bool needsToReserveAllocationSpace() override { return true; }
+  void reserveAllocationSpace(uintptr_t CodeSize, llvm::Align CodeAlign, uintptr_t RODataSize,
+                              llvm::Align RODataAlign, uintptr_t RWDataSize,
+                              llvm::Align RWDataAlign) override;
+  using llvm::RTDyldMemoryManager::notifyObjectLoaded;
+  void notifyObjectLoaded(llvm::RuntimeDyld &RTDyld, const llvm::object::ObjectFile &Obj) override;
+  bool finalizeMemory(std::string *ErrMsg = nullptr) override;
+  void registerEHFrames(uint8_t *Addr, uint64_t LoadAddr, size_t Size) override;
+
+private:
+  uint8_t *allocate(int cls, uintptr_t size, unsigned alignment);
+  jitmm_core_object *current();
+
+  std::shared_ptr<ArenaRef> arena_;
+  const jitmm_core_api *api_;
+  std::mutex mutex_;
+  // The object RuntimeDyld is loading now, and its sections (rw, exec).
+  jitmm_core_object *current_ = nullptr;
+  std::vector<std::pair<uint8_t *, uint8_t *>> current_sections_;
+  // Loaded objects waiting for finalizeMemory, and every object owned.
+  std::vector<jitmm_core_object *> pending_;
+  std::vector<jitmm_core_object *> owned_;
+};
+
+} // namespace detail
+} // namespace jitmm
+
+#endif

@@ -1,0 +1,655 @@
+//! The arena: one address-space reservation holding every section of the
+//! JITs that share it, carved into blocks segregated by final protection.
+//!
+//! Layout: the reservation is PROT_NONE address space. A *span* is one or
+//! more contiguous [`BLOCK_SIZE`] blocks given to one [`Class`]; spans of a
+//! class are mapped with that class's final protection (DualMap) or RW
+//! (Mprotect), so adjacent spans of a class merge into one VMA and the
+//! process's VMA count grows with spans, not objects. Within a span, chunks
+//! are handed out first-fit from a coalescing free list.
+//!
+//! Because everything lies inside one reservation no larger than the
+//! architecture's relocation range, any section can reach any other with the
+//! default code model; a request that does not fit is an error, never a
+//! placement out of range.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::config::{Config, Strategy};
+use crate::error::{Errno, Error, Result};
+use crate::os::{self, Prot};
+use crate::stats::{self, bump, drop_by, COUNTERS};
+
+/// Granularity of the reservation handed to classes.
+pub const BLOCK_SIZE: usize = 2 << 20;
+
+/// Smallest unit of a chunk: keeps free runs few and sections 16-aligned.
+const GRANULE: usize = 16;
+
+/// Freed-but-resident bytes per class after which pages go back to the OS.
+const SWEEP_THRESHOLD: usize = 256 << 10;
+
+/// The default reservation: the span within which every section reaches
+/// every other with the default code model's PC-relative relocations
+/// (x86-64 rel32 ±2 GiB, AArch64 ADRP ±4 GiB, RISC-V AUIPC ±2 GiB,
+/// PowerPC64 / s390x / LoongArch64 ±2 GiB); 32-bit targets keep address
+/// space for the rest of the process.
+pub const fn default_reservation_size() -> usize {
+    if cfg!(target_pointer_width = "64") {
+        1 << 30
+    } else {
+        128 << 20
+    }
+}
+
+/// The final protection of a section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Class {
+    /// Code: read + execute.
+    Code = 0,
+    /// Read-only data (constants, EH frames).
+    ReadOnly = 1,
+    /// Read-write data (globals).
+    ReadWrite = 2,
+}
+
+impl Class {
+    /// All classes, in index order.
+    pub const ALL: [Class; 3] = [Class::Code, Class::ReadOnly, Class::ReadWrite];
+
+    /// The class for an index used across the C boundary.
+    pub fn from_index(i: i32) -> Option<Class> {
+        Self::ALL.get(usize::try_from(i).ok()?).copied()
+    }
+
+    /// The protection its sections have once finalized.
+    pub fn final_prot(self) -> Prot {
+        match self {
+            Class::Code => Prot::ReadExec,
+            Class::ReadOnly => Prot::Read,
+            Class::ReadWrite => Prot::ReadWrite,
+        }
+    }
+}
+
+/// A chunk handed out by the arena, in arena offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Chunk {
+    pub class: Class,
+    pub offset: usize,
+    pub len: usize,
+    /// Address of the chunk in the view the linker writes through.
+    pub rw: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FreeRun {
+    len: usize,
+    /// Pages inside the run have been returned to the OS since it was freed.
+    clean: bool,
+}
+
+struct Span {
+    len: usize,
+    /// Base of the writable view (== executable base where there is one view).
+    rw_base: usize,
+    free: BTreeMap<usize, FreeRun>,
+    free_bytes: usize,
+}
+
+#[derive(Default)]
+struct ClassHeap {
+    spans: BTreeMap<usize, Span>,
+    dirty: usize,
+}
+
+/// One reservation and the blocks carved from it.
+pub struct Arena {
+    base: usize,
+    size: usize,
+    strategy: Strategy,
+    page: usize,
+    fd: Option<RawFd>,
+    blocks: Mutex<Vec<bool>>,
+    heaps: [Mutex<ClassHeap>; 3],
+    views: Mutex<Vec<(usize, usize)>>,
+    live_objects: AtomicUsize,
+}
+
+fn round_up(x: usize, to: usize) -> Option<usize> {
+    Some(x.checked_add(to - 1)? & !(to - 1))
+}
+
+fn round_down(x: usize, to: usize) -> usize {
+    x & !(to - 1)
+}
+
+impl Arena {
+    /// Reserves a new arena of `size` bytes (rounded up to blocks) using a
+    /// concrete strategy.
+    pub fn new(size: usize, strategy: Strategy) -> Result<Arc<Arena>> {
+        let strategy = match strategy {
+            Strategy::Auto => crate::probe().auto_strategy,
+            s => s,
+        };
+        if strategy == Strategy::DualMap {
+            if let Err((step, errno)) = crate::probe::dual_map_support() {
+                return Err(Error::Unsupported {
+                    strategy,
+                    reason: format!("{step} refused: {errno}"),
+                });
+            }
+        }
+        let size = round_up(size.max(BLOCK_SIZE), BLOCK_SIZE).ok_or(Error::TooLarge {
+            size,
+            limit: usize::MAX,
+        })?;
+        let os_err = |op| move |errno| Error::Os { op, strategy, errno };
+        let base = os::reserve(size).map_err(os_err("mmap (reserve)"))? as usize;
+        let fd = if strategy == Strategy::DualMap {
+            let name = CString::new("jitmm").expect("no interior NUL");
+            match os::memfd(&name, size) {
+                Ok(fd) => Some(fd),
+                Err(errno) => {
+                    // SAFETY: `base` is the reservation made above, unused.
+                    let _ = unsafe { os::unmap(base as *mut u8, size) };
+                    return Err(os_err("memfd_create")(errno));
+                }
+            }
+        } else {
+            None
+        };
+        bump(&COUNTERS.bytes_reserved, size as u64);
+        let arena = Arc::new(Arena {
+            base,
+            size,
+            strategy,
+            page: os::page_size(),
+            fd,
+            blocks: Mutex::new(vec![false; size / BLOCK_SIZE]),
+            heaps: Default::default(),
+            views: Mutex::new(Vec::new()),
+            live_objects: AtomicUsize::new(0),
+        });
+        registry().push(Arc::downgrade(&arena));
+        Ok(arena)
+    }
+
+    /// The arena a config asks for: a new private one, or the process-wide
+    /// arena of the resolved strategy (created on first use).
+    pub fn for_config(config: &Config) -> Result<Arc<Arena>> {
+        let strategy = match config.requested_strategy()? {
+            Strategy::Auto => crate::probe().auto_strategy,
+            s => s,
+        };
+        if config.private_arena {
+            let size = config
+                .reservation_size
+                .unwrap_or(default_reservation_size());
+            return Arena::new(size, strategy);
+        }
+        static SHARED: Mutex<[Option<Arc<Arena>>; 2]> = Mutex::new([None, None]);
+        let slot = usize::from(strategy == Strategy::Mprotect);
+        let mut shared = lock(&SHARED);
+        if let Some(arena) = &shared[slot] {
+            return Ok(arena.clone());
+        }
+        let arena = Arena::new(default_reservation_size(), strategy)?;
+        shared[slot] = Some(arena.clone());
+        Ok(arena)
+    }
+
+    /// The concrete strategy (never `Auto`).
+    pub fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// Whether code and read-only data have a writable view apart from the
+    /// executable one.
+    pub fn is_dual_mapped(&self) -> bool {
+        self.strategy == Strategy::DualMap
+    }
+
+    /// Start and size of the reservation.
+    pub fn reservation(&self) -> (usize, usize) {
+        (self.base, self.size)
+    }
+
+    /// The page size this arena rounds to.
+    pub fn page_size(&self) -> usize {
+        self.page
+    }
+
+    /// Objects allocated from this arena and not yet freed.
+    pub fn live_objects(&self) -> usize {
+        self.live_objects.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn object_created(&self) {
+        self.live_objects.fetch_add(1, Ordering::Relaxed);
+        bump(&COUNTERS.objects_live, 1);
+    }
+
+    pub(crate) fn object_dropped(&self) {
+        self.live_objects.fetch_sub(1, Ordering::Relaxed);
+        drop_by(&COUNTERS.objects_live, 1);
+    }
+
+    fn os_error(&self, op: &'static str) -> impl Fn(Errno) -> Error {
+        let strategy = self.strategy;
+        move |errno| Error::Os {
+            op,
+            strategy,
+            errno,
+        }
+    }
+
+    /// Checks a request and returns the chunk length and alignment to use.
+    pub(crate) fn layout(&self, class: Class, size: usize, align: usize) -> Result<(usize, usize)> {
+        if size == 0 {
+            return Err(Error::ZeroSize);
+        }
+        if !align.is_power_of_two() || align > self.page {
+            return Err(Error::BadAlignment {
+                align,
+                page: self.page,
+            });
+        }
+        let too_large = Error::TooLarge {
+            size,
+            limit: self.size,
+        };
+        // Under Mprotect, code and rodata are page-granular so each object can
+        // be protected on its own.
+        let granule = if self.strategy == Strategy::Mprotect && class != Class::ReadWrite {
+            self.page
+        } else {
+            GRANULE
+        };
+        let len = round_up(size, granule).ok_or(too_large.clone())?;
+        if len > self.size {
+            return Err(too_large);
+        }
+        Ok((len, align.max(granule)))
+    }
+
+    /// Hands out a chunk of `class` (length and alignment as from `layout`).
+    pub(crate) fn allocate(&self, class: Class, len: usize, align: usize) -> Result<Chunk> {
+        let mut heap = lock(&self.heaps[class as usize]);
+        if let Some(chunk) = Self::take_fit(&mut heap, class, len, align) {
+            stats::live(class, len as isize);
+            return Ok(chunk);
+        }
+        let span_len = round_up(len, BLOCK_SIZE).ok_or(Error::TooLarge {
+            size: len,
+            limit: self.size,
+        })?;
+        let start = self.new_span(span_len)?;
+        let rw_base = self.map_span(class, start, span_len).inspect_err(|_| {
+            self.release_blocks(start, span_len);
+        })?;
+        let mut free = BTreeMap::new();
+        free.insert(
+            start,
+            FreeRun {
+                len: span_len,
+                clean: true,
+            },
+        );
+        heap.spans.insert(
+            start,
+            Span {
+                len: span_len,
+                rw_base,
+                free,
+                free_bytes: span_len,
+            },
+        );
+        let chunk = Self::take_fit(&mut heap, class, len, align).expect("fresh span fits");
+        stats::live(class, len as isize);
+        Ok(chunk)
+    }
+
+    fn take_fit(heap: &mut ClassHeap, class: Class, len: usize, align: usize) -> Option<Chunk> {
+        for (&span_start, span) in heap.spans.iter_mut() {
+            if span.free_bytes < len {
+                continue;
+            }
+            let found = span.free.iter().find_map(|(&start, run)| {
+                let aligned = round_up(start, align)?;
+                (aligned + len <= start + run.len).then_some((start, *run, aligned))
+            });
+            let Some((start, run, aligned)) = found else {
+                continue;
+            };
+            span.free.remove(&start);
+            if aligned > start {
+                span.free.insert(
+                    start,
+                    FreeRun {
+                        len: aligned - start,
+                        clean: run.clean,
+                    },
+                );
+            }
+            let end = aligned + len;
+            if end < start + run.len {
+                span.free.insert(
+                    end,
+                    FreeRun {
+                        len: start + run.len - end,
+                        clean: run.clean,
+                    },
+                );
+            }
+            span.free_bytes -= len;
+            return Some(Chunk {
+                class,
+                offset: aligned,
+                len,
+                rw: span.rw_base + (aligned - span_start),
+            });
+        }
+        None
+    }
+
+    /// Claims `len / BLOCK_SIZE` contiguous free blocks; returns the offset.
+    fn new_span(&self, len: usize) -> Result<usize> {
+        let n = len / BLOCK_SIZE;
+        let mut blocks = lock(&self.blocks);
+        let mut run = 0;
+        for i in 0..blocks.len() {
+            run = if blocks[i] { 0 } else { run + 1 };
+            if run == n {
+                let first = i + 1 - n;
+                blocks[first..=i].iter_mut().for_each(|b| *b = true);
+                return Ok(first * BLOCK_SIZE);
+            }
+        }
+        Err(Error::ReservationExhausted {
+            requested: len,
+            reserved: self.size,
+        })
+    }
+
+    fn release_blocks(&self, start: usize, len: usize) {
+        let mut blocks = lock(&self.blocks);
+        let first = start / BLOCK_SIZE;
+        blocks[first..first + len / BLOCK_SIZE]
+            .iter_mut()
+            .for_each(|b| *b = false);
+    }
+
+    /// Maps a span's blocks; returns the base of its writable view.
+    fn map_span(&self, class: Class, start: usize, len: usize) -> Result<usize> {
+        let exec = (self.base + start) as *mut u8;
+        match (self.fd, class) {
+            (Some(fd), Class::Code | Class::ReadOnly) => {
+                let rw = os::map_shared(len, Prot::ReadWrite, fd, start)
+                    .map_err(self.os_error("mmap (RW view)"))?;
+                let undo = |e| {
+                    // SAFETY: `rw` is the view mapped above, not yet handed out.
+                    let _ = unsafe { os::unmap(rw, len) };
+                    e
+                };
+                // SAFETY: the RW view was just mapped and is ours alone.
+                unsafe { os::dont_fork(rw, len) }
+                    .map_err(self.os_error("madvise (DONTFORK)"))
+                    .map_err(undo)?;
+                // SAFETY: `exec` is a range of our reservation claimed by
+                // `new_span`, holding nothing.
+                unsafe { os::map_shared_fixed(exec, len, class.final_prot(), fd, start) }
+                    .map_err(self.os_error("mmap (exec view)"))
+                    .map_err(undo)?;
+                lock(&self.views).push((rw as usize, rw as usize + len));
+                bump(&COUNTERS.bytes_committed, len as u64);
+                Ok(rw as usize)
+            }
+            _ => {
+                // SAFETY: as above, a claimed and empty range of our reservation.
+                unsafe { os::map_anon_fixed(exec, len, Prot::ReadWrite) }
+                    .map_err(self.os_error("mmap (block)"))?;
+                bump(&COUNTERS.bytes_committed, len as u64);
+                Ok(exec as usize)
+            }
+        }
+    }
+
+    /// Executable address of an arena offset.
+    pub(crate) fn exec_addr(&self, offset: usize) -> usize {
+        self.base + offset
+    }
+
+    /// Makes a chunk of code or read-only data final (Mprotect only).
+    pub(crate) fn protect_final(&self, chunk: &Chunk) -> Result<()> {
+        if self.strategy != Strategy::Mprotect || chunk.class == Class::ReadWrite {
+            return Ok(());
+        }
+        let op = match chunk.class {
+            Class::Code => "mprotect (RX)",
+            _ => "mprotect (R)",
+        };
+        // SAFETY: the chunk is a page-granular range of a mapped span owned by
+        // the object being finalized; nobody writes it after finalize.
+        unsafe {
+            os::protect(
+                self.exec_addr(chunk.offset) as *mut u8,
+                chunk.len,
+                chunk.class.final_prot(),
+            )
+        }
+        .map_err(self.os_error(op))
+    }
+
+    /// Returns a chunk: code is overwritten with traps (or made non-executable
+    /// under Mprotect), the range rejoins the free list, and resident pages go
+    /// back to the OS once enough have accumulated.
+    pub(crate) fn free(&self, chunk: &Chunk, finalized: bool) {
+        if self.strategy == Strategy::Mprotect {
+            if finalized && chunk.class != Class::ReadWrite {
+                // SAFETY: the chunk is page-granular and no longer used by anyone.
+                let _ = unsafe {
+                    os::protect(
+                        self.exec_addr(chunk.offset) as *mut u8,
+                        chunk.len,
+                        Prot::ReadWrite,
+                    )
+                };
+            }
+        } else if chunk.class == Class::Code {
+            // SAFETY: `rw` is the chunk's writable view, `len` bytes long, and
+            // the chunk is ours until it rejoins the free list below.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(chunk.rw as *mut u8, chunk.len) };
+            fill_traps(bytes);
+        }
+        stats::live(chunk.class, -(chunk.len as isize));
+        let mut heap = lock(&self.heaps[chunk.class as usize]);
+        let (&span_start, span) = heap
+            .spans
+            .range_mut(..=chunk.offset)
+            .next_back()
+            .expect("chunk belongs to a span");
+        insert_free(&mut span.free, chunk.offset, chunk.len);
+        span.free_bytes += chunk.len;
+        let span_empty = span.free_bytes == span.len;
+        let span_len = span.len;
+        if span_empty && span_len > BLOCK_SIZE {
+            let span = heap.spans.remove(&span_start).expect("span present");
+            self.unmap_span(span_start, &span);
+            return;
+        }
+        heap.dirty += chunk.len;
+        if heap.dirty >= SWEEP_THRESHOLD || span_empty {
+            self.sweep(&mut heap, chunk.class);
+        }
+    }
+
+    /// Returns the pages of dirty free runs to the OS.
+    fn sweep(&self, heap: &mut ClassHeap, class: Class) {
+        heap.dirty = 0;
+        for (&span_start, span) in heap.spans.iter_mut() {
+            for (&start, run) in span.free.iter_mut().filter(|(_, r)| !r.clean) {
+                run.clean = true;
+                let lo = round_up(start, self.page).unwrap_or(usize::MAX);
+                let hi = round_down(start + run.len, self.page);
+                if lo >= hi {
+                    continue;
+                }
+                match (self.fd, class) {
+                    (Some(fd), Class::Code | Class::ReadOnly) => {
+                        let _ = os::punch_hole(fd, lo, hi - lo);
+                    }
+                    _ => {
+                        let addr = span.rw_base + (lo - span_start);
+                        // SAFETY: a free, private anonymous range of our span.
+                        let _ = unsafe { os::discard_anon(addr as *mut u8, hi - lo) };
+                    }
+                }
+            }
+        }
+    }
+
+    fn unmap_span(&self, start: usize, span: &Span) {
+        if let (Some(fd), true) = (self.fd, span.rw_base != self.base + start) {
+            // SAFETY: the span's RW view; the span is empty and being removed.
+            let _ = unsafe { os::unmap(span.rw_base as *mut u8, span.len) };
+            lock(&self.views).retain(|&(lo, _)| lo != span.rw_base);
+            let _ = os::punch_hole(fd, start, span.len);
+        }
+        // SAFETY: the span's range of our reservation holds no live chunk.
+        let _ = unsafe { os::unreserve((self.base + start) as *mut u8, span.len) };
+        drop_by(&COUNTERS.bytes_committed, span.len as u64);
+        self.release_blocks(start, span.len);
+    }
+
+    /// Returns every free page of every class to the OS now.
+    pub fn trim(&self) {
+        for class in Class::ALL {
+            let mut heap = lock(&self.heaps[class as usize]);
+            self.sweep(&mut heap, class);
+        }
+    }
+
+    /// Address ranges this arena owns (reservation and writable views).
+    fn ranges(&self) -> Vec<(usize, usize)> {
+        let mut ranges = vec![(self.base, self.base + self.size)];
+        ranges.extend(lock(&self.views).iter().copied());
+        ranges
+    }
+
+    #[cfg(test)]
+    pub(crate) fn free_runs(&self, class: Class) -> usize {
+        let heap = lock(&self.heaps[class as usize]);
+        heap.spans.values().map(|s| s.free.len()).sum()
+    }
+}
+
+impl std::fmt::Debug for Arena {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arena")
+            .field("base", &format_args!("{:#x}", self.base))
+            .field("size", &self.size)
+            .field("strategy", &self.strategy)
+            .field("live_objects", &self.live_objects())
+            .finish()
+    }
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        for &(lo, hi) in lock(&self.views).iter() {
+            // SAFETY: a writable view of this arena; no object outlives the
+            // arena (objects hold an `Arc` to it).
+            let _ = unsafe { os::unmap(lo as *mut u8, hi - lo) };
+        }
+        // SAFETY: the whole reservation, unused once the last object is gone.
+        let _ = unsafe { os::unmap(self.base as *mut u8, self.size) };
+        if let Some(fd) = self.fd {
+            os::close(fd);
+        }
+        for class in Class::ALL {
+            let heap = lock(&self.heaps[class as usize]);
+            let committed: usize = heap.spans.values().map(|s| s.len).sum();
+            drop_by(&COUNTERS.bytes_committed, committed as u64);
+        }
+        drop_by(&COUNTERS.bytes_reserved, self.size as u64);
+    }
+}
+
+/// Inserts `[start, start+len)` into a free list, coalescing with neighbours.
+fn insert_free(free: &mut BTreeMap<usize, FreeRun>, start: usize, len: usize) {
+    let mut run_start = start;
+    let mut run_len = len;
+    if let Some((&prev, prev_run)) = free.range(..start).next_back() {
+        if prev + prev_run.len == start {
+            run_start = prev;
+            run_len += prev_run.len;
+            free.remove(&prev);
+        }
+    }
+    if let Some(next_run) = free.remove(&(start + len)) {
+        run_len += next_run.len;
+    }
+    free.insert(
+        run_start,
+        FreeRun {
+            len: run_len,
+            clean: false,
+        },
+    );
+}
+
+/// Fills freed code with the architecture's trap instruction.
+fn fill_traps(bytes: &mut [u8]) {
+    let pattern = crate::icache::TRAP_PATTERN;
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = pattern[i % pattern.len()];
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn registry() -> std::sync::MutexGuard<'static, Vec<Weak<Arena>>> {
+    static ARENAS: Mutex<Vec<Weak<Arena>>> = Mutex::new(Vec::new());
+    let mut arenas = lock(&ARENAS);
+    arenas.retain(|a| a.strong_count() > 0);
+    arenas
+}
+
+/// Address ranges owned by every live arena, for counting VMAs.
+pub(crate) fn owned_ranges() -> Vec<(usize, usize)> {
+    let arenas: Vec<Arc<Arena>> = registry().iter().filter_map(Weak::upgrade).collect();
+    arenas.iter().flat_map(|a| a.ranges()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_list_coalesces() {
+        let mut free = BTreeMap::new();
+        insert_free(&mut free, 0, 16);
+        insert_free(&mut free, 32, 16);
+        assert_eq!(free.len(), 2);
+        insert_free(&mut free, 16, 16);
+        assert_eq!(free.len(), 1);
+        assert_eq!(free[&0].len, 48);
+    }
+
+    #[test]
+    fn class_indices_round_trip() {
+        for class in Class::ALL {
+            assert_eq!(Class::from_index(class as i32), Some(class));
+        }
+        assert_eq!(Class::from_index(3), None);
+        assert_eq!(Class::from_index(-1), None);
+    }
+}

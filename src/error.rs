@@ -1,0 +1,93 @@
+//! Typed errors: what was attempted, under which strategy, and why it failed.
+
+use std::fmt;
+
+use crate::config::Strategy;
+
+/// An `errno` value from a failed system call.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// The calling thread's current `errno`.
+    pub fn last() -> Self {
+        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+    }
+}
+
+impl fmt::Debug for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Errno({} = {})", self.0, self)
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&std::io::Error::from_raw_os_error(self.0), f)
+    }
+}
+
+/// Everything that can go wrong in jitmm.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A system call failed.
+    #[error("{op} failed under strategy {strategy:?}: {errno}")]
+    Os {
+        /// The operation, e.g. `"mmap (RX view)"`.
+        op: &'static str,
+        /// The strategy the arena uses.
+        strategy: Strategy,
+        /// Why the kernel refused.
+        errno: Errno,
+    },
+    /// A section of zero bytes was requested.
+    #[error("zero-sized allocation")]
+    ZeroSize,
+    /// An alignment that is not a power of two or exceeds a page.
+    #[error("bad alignment {align}: must be a power of two no larger than the page size {page}")]
+    BadAlignment {
+        /// The requested alignment.
+        align: usize,
+        /// The page size.
+        page: usize,
+    },
+    /// A size that cannot fit the arena at all (or overflows).
+    #[error("allocation of {size} bytes exceeds the arena's reservation of {limit} bytes")]
+    TooLarge {
+        /// The requested size.
+        size: usize,
+        /// The reservation size.
+        limit: usize,
+    },
+    /// Every block of the reservation is taken: no section can be placed within
+    /// branch range of the others.
+    #[error("arena reservation exhausted: {requested} bytes requested, {reserved} bytes reserved in all")]
+    ReservationExhausted {
+        /// Bytes asked for.
+        requested: usize,
+        /// Size of the reservation.
+        reserved: usize,
+    },
+    /// `finalize` on an object that is already finalized.
+    #[error("object already finalized")]
+    AlreadyFinalized,
+    /// A dual-mapped object reached finalize before the linker was told the
+    /// executable addresses of its sections (`notifyObjectLoaded` was not called).
+    #[error("dual-mapped object finalized before its sections were mapped to their executable addresses (notifyObjectLoaded was not called)")]
+    NotMapped,
+    /// The strategy cannot work on this OS or under this policy.
+    #[error("strategy {strategy:?} unsupported here: {reason}")]
+    Unsupported {
+        /// The strategy asked for.
+        strategy: Strategy,
+        /// What the probe found.
+        reason: String,
+    },
+    /// A null pointer or a handle that jitmm did not hand out.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(&'static str),
+}
+
+/// Shorthand used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

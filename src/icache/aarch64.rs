@@ -1,0 +1,50 @@
+//! AArch64: `dc cvau` + `dsb ish` + `ic ivau` + `dsb ish` + `isb`, with the
+//! real line sizes from CTR_EL0 (read once; honours IDC and DIC).
+
+use std::arch::asm;
+use std::sync::OnceLock;
+
+use super::ctr_el0::{lines, CacheType};
+
+pub const METHOD: &str = "dc cvau / ic ivau by CTR_EL0 line size, isb; membarrier for other threads";
+/// `brk #0`, little-endian.
+pub const TRAP_PATTERN: &[u8] = &[0x00, 0x00, 0x20, 0xd4];
+pub const NEEDS_CROSS_THREAD_SYNC: bool = true;
+
+fn cache_type() -> CacheType {
+    static TYPE: OnceLock<CacheType> = OnceLock::new();
+    *TYPE.get_or_init(|| {
+        let ctr: u64;
+        // SAFETY: reading CTR_EL0 has no side effects; Linux emulates the read
+        // when user access is disabled (SCTLR_EL1.UCT = 0).
+        unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+        CacheType::decode(ctr)
+    })
+}
+
+pub fn flush(exec: *const u8, len: usize) {
+    let t = cache_type();
+    let start = exec as usize;
+    if t.idc {
+        // SAFETY: a barrier has no memory-safety preconditions.
+        unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
+    } else {
+        for line in lines(start, len, t.dcache_line) {
+            // SAFETY: cache maintenance by VA on mapped, readable code memory
+            // (the caller's range) does not change its contents.
+            unsafe { asm!("dc cvau, {}", in(reg) line, options(nostack, preserves_flags)) };
+        }
+        // SAFETY: a barrier has no memory-safety preconditions.
+        unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
+    }
+    if !t.dic {
+        for line in lines(start, len, t.icache_line) {
+            // SAFETY: as for `dc cvau` above.
+            unsafe { asm!("ic ivau, {}", in(reg) line, options(nostack, preserves_flags)) };
+        }
+        // SAFETY: a barrier has no memory-safety preconditions.
+        unsafe { asm!("dsb ish", options(nostack, preserves_flags)) };
+    }
+    // SAFETY: a context synchronisation has no memory-safety preconditions.
+    unsafe { asm!("isb", options(nostack, preserves_flags)) };
+}

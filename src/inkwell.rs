@@ -1,0 +1,1 @@
+//! inkwell integration (filled in by the inkwell issue).

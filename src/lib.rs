@@ -1,0 +1,51 @@
+//! # jitmm — the memory manager an LLVM JIT should have had
+//!
+//! A drop-in replacement for `llvm::SectionMemoryManager` for MCJIT and ORC:
+//! code is never writable and executable at once (dual-mapped memfd, or
+//! `mprotect` where that is refused), every object is freed on its own,
+//! sub-page objects share pages so VMAs stay few, every section lies within
+//! branch range of every other, and instruction caches are made coherent for
+//! the writing thread and for all others.
+//!
+//! The core is Rust; a thin C++ shim (`cshim/`) implements LLVM's
+//! `RTDyldMemoryManager` on top of it, exposed through a C API
+//! (`cshim/jitmm.h`) that [`ffi`] exports.
+//!
+//! ```no_run
+//! use jitmm::{Class, Config, Object};
+//!
+//! // Hand-written code for the host: `mov eax, 42; ret` on x86-64.
+//! let mut object = Object::new(&Config::new())?;
+//! let text = object.allocate(Class::Code, 6, 16)?;
+//! object.bytes_mut(text).copy_from_slice(&[0xb8, 42, 0, 0, 0, 0xc3]);
+//! let code = object.finalize()?;
+//! let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(code.exec_addr(text)) };
+//! assert_eq!(f(), 42);
+//! # Ok::<(), jitmm::Error>(())
+//! ```
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+pub mod arena;
+mod config;
+mod error;
+pub mod ffi;
+pub mod icache;
+mod object;
+pub mod os;
+mod probe;
+mod stats;
+
+#[cfg(feature = "llvm19")]
+pub mod inkwell;
+
+pub use arena::{Arena, Class};
+pub use config::{Config, Strategy, STRATEGY_ENV};
+pub use error::{Errno, Error, Result};
+pub use object::{FinalizedObject, Object, Section, SectionId};
+pub use probe::{probe, Probe};
+pub use stats::{stats, Stats};
+
+#[cfg(feature = "llvm19")]
+pub use llvm_sys_19 as llvm_sys;

@@ -1,0 +1,280 @@
+//! One loaded object: its sections, finalize, free.
+//!
+//! An [`Object`] collects the sections a linker allocates for one object
+//! file or link graph. [`Object::finalize`] consumes it and yields a
+//! [`FinalizedObject`], which offers no way left to write its code; dropping
+//! either frees every section (code is overwritten with traps first).
+
+use std::sync::Arc;
+
+use crate::arena::{Arena, Chunk, Class};
+use crate::config::{Config, Strategy};
+use crate::error::{Error, Result};
+use crate::stats::{bump, COUNTERS};
+
+/// Where a section lives: written through `rw`, run or read at `exec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section {
+    /// The address the linker writes through.
+    pub rw: *mut u8,
+    /// The address the section has when the program runs. Equal to `rw` for
+    /// read-write data and under [`Strategy::Mprotect`].
+    pub exec: *mut u8,
+    /// Requested size in bytes.
+    pub len: usize,
+    /// Its class.
+    pub class: Class,
+}
+
+// SAFETY: `Section` is a plain description of addresses; it grants no access
+// by itself (every dereference is the user's `unsafe`).
+unsafe impl Send for Section {}
+// SAFETY: as above.
+unsafe impl Sync for Section {}
+
+/// Space reserved up front for one class (`reserveAllocationSpace`).
+#[derive(Debug, Clone, Copy)]
+struct Reserved {
+    chunk: usize,
+    used: usize,
+}
+
+/// The shared state of an object, finalized or not.
+#[derive(Debug)]
+pub(crate) struct ObjectCore {
+    arena: Arc<Arena>,
+    chunks: Vec<Chunk>,
+    reserved: [Option<Reserved>; 3],
+    mapped: bool,
+    finalized: bool,
+}
+
+impl ObjectCore {
+    pub(crate) fn new(arena: Arc<Arena>) -> Self {
+        arena.object_created();
+        ObjectCore {
+            arena,
+            chunks: Vec::new(),
+            reserved: [None; 3],
+            mapped: false,
+            finalized: false,
+        }
+    }
+
+    pub(crate) fn arena(&self) -> &Arc<Arena> {
+        &self.arena
+    }
+
+    /// Reserves one contiguous chunk per class so that every section of the
+    /// object lands next to its siblings.
+    pub(crate) fn reserve(&mut self, sizes: [(usize, usize); 3]) -> Result<()> {
+        if self.finalized {
+            return Err(Error::AlreadyFinalized);
+        }
+        let mut taken = Vec::new();
+        for (class, (size, align)) in Class::ALL.into_iter().zip(sizes) {
+            if size == 0 {
+                continue;
+            }
+            let result = self
+                .arena
+                .layout(class, size, align.max(1))
+                .and_then(|(len, align)| self.arena.allocate(class, len, align));
+            match result {
+                Ok(chunk) => taken.push((class, chunk)),
+                Err(e) => {
+                    for (_, chunk) in &taken {
+                        self.arena.free(chunk, false);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        for (class, chunk) in taken {
+            self.chunks.push(chunk);
+            self.reserved[class as usize] = Some(Reserved {
+                chunk: self.chunks.len() - 1,
+                used: 0,
+            });
+        }
+        Ok(())
+    }
+
+    /// Allocates one section. An alignment of 0 means 16 (LLVM's default).
+    pub(crate) fn allocate(&mut self, class: Class, size: usize, align: usize) -> Result<Section> {
+        if self.finalized {
+            return Err(Error::AlreadyFinalized);
+        }
+        let align = if align == 0 { 16 } else { align };
+        let (len, chunk_align) = self.arena.layout(class, size, align)?;
+        if let Some(section) = self.from_reserved(class, size, align) {
+            return Ok(section);
+        }
+        let chunk = self.arena.allocate(class, len, chunk_align)?;
+        self.chunks.push(chunk);
+        Ok(Section {
+            rw: chunk.rw as *mut u8,
+            exec: self.arena.exec_addr(chunk.offset) as *mut u8,
+            len: size,
+            class,
+        })
+    }
+
+    fn from_reserved(&mut self, class: Class, size: usize, align: usize) -> Option<Section> {
+        let reserved = self.reserved[class as usize].as_mut()?;
+        let chunk = self.chunks[reserved.chunk];
+        let exec = self.arena.exec_addr(chunk.offset);
+        let aligned = (exec + reserved.used).checked_add(align - 1)? & !(align - 1);
+        let start = aligned - exec;
+        if start.checked_add(size)? > chunk.len {
+            return None;
+        }
+        reserved.used = start + size;
+        Some(Section {
+            rw: (chunk.rw + start) as *mut u8,
+            exec: (exec + start) as *mut u8,
+            len: size,
+            class,
+        })
+    }
+
+    pub(crate) fn mark_mapped(&mut self) {
+        self.mapped = true;
+    }
+
+    /// Protections and instruction-cache coherence, in this order:
+    /// (Mprotect) `mprotect` code to RX and rodata to R; flush every code
+    /// chunk through its executable address; publish to other threads once.
+    pub(crate) fn finalize(&mut self) -> Result<()> {
+        if self.finalized {
+            return Err(Error::AlreadyFinalized);
+        }
+        let dual = self.arena.strategy() == Strategy::DualMap;
+        let has_split_views = self.chunks.iter().any(|c| c.class != Class::ReadWrite);
+        if dual && has_split_views && !self.mapped {
+            return Err(Error::NotMapped);
+        }
+        for chunk in &self.chunks {
+            self.arena.protect_final(chunk)?;
+        }
+        let mut flushed = false;
+        for chunk in self.chunks.iter().filter(|c| c.class == Class::Code) {
+            crate::icache::flush(self.arena.exec_addr(chunk.offset) as *const u8, chunk.len);
+            flushed = true;
+        }
+        if flushed {
+            crate::icache::publish();
+        }
+        self.finalized = true;
+        bump(&COUNTERS.objects_finalized, 1);
+        Ok(())
+    }
+}
+
+impl Drop for ObjectCore {
+    fn drop(&mut self) {
+        for chunk in &self.chunks {
+            self.arena.free(chunk, self.finalized);
+        }
+        self.arena.object_dropped();
+    }
+}
+
+/// An object being linked: sections can be allocated and written.
+#[derive(Debug)]
+pub struct Object {
+    core: ObjectCore,
+    sections: Vec<Section>,
+}
+
+/// Index of a section within its [`Object`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SectionId(usize);
+
+impl Object {
+    /// A new empty object in the arena `config` selects.
+    pub fn new(config: &Config) -> Result<Object> {
+        Ok(Self::in_arena(Arena::for_config(config)?))
+    }
+
+    /// A new empty object in a given arena.
+    pub fn in_arena(arena: Arc<Arena>) -> Object {
+        Object {
+            core: ObjectCore::new(arena),
+            sections: Vec::new(),
+        }
+    }
+
+    /// The arena the object lives in.
+    pub fn arena(&self) -> &Arc<Arena> {
+        self.core.arena()
+    }
+
+    /// Reserves contiguous space per class: `(size, align)` for code,
+    /// read-only and read-write data, in that order.
+    pub fn reserve(&mut self, sizes: [(usize, usize); 3]) -> Result<()> {
+        self.core.reserve(sizes)
+    }
+
+    /// Allocates a section of `size` bytes aligned to `align` (a power of two
+    /// no larger than a page).
+    pub fn allocate(&mut self, class: Class, size: usize, align: usize) -> Result<SectionId> {
+        let section = self.core.allocate(class, size, align)?;
+        self.sections.push(section);
+        Ok(SectionId(self.sections.len() - 1))
+    }
+
+    /// A section's addresses.
+    pub fn section(&self, id: SectionId) -> Section {
+        self.sections[id.0]
+    }
+
+    /// The writable bytes of a section.
+    pub fn bytes_mut(&mut self, id: SectionId) -> &mut [u8] {
+        let s = self.sections[id.0];
+        // SAFETY: `rw` is a writable view of `len` bytes owned by this object
+        // until it is dropped or finalized (both consume or end `&mut self`).
+        unsafe { std::slice::from_raw_parts_mut(s.rw, s.len) }
+    }
+
+    /// Makes code executable and coherent and data read-only as classed;
+    /// consumes the object so no writable access to its code remains.
+    /// On error the object is dropped and its memory freed.
+    ///
+    /// Under DualMap no address changes: code was written through the RW
+    /// view and runs at [`Section::exec`], so the linker must already have
+    /// used the exec addresses when it resolved relocations (the Rust API
+    /// marks the object mapped here, since its user sees both addresses).
+    pub fn finalize(mut self) -> Result<FinalizedObject> {
+        self.core.mark_mapped();
+        self.core.finalize()?;
+        Ok(FinalizedObject {
+            core: self.core,
+            sections: self.sections,
+        })
+    }
+}
+
+/// A finalized object: code is executable, nothing is writable but RW data.
+#[derive(Debug)]
+pub struct FinalizedObject {
+    core: ObjectCore,
+    sections: Vec<Section>,
+}
+
+impl FinalizedObject {
+    /// The executable (or readable) address of a section.
+    pub fn exec_addr(&self, id: SectionId) -> *const u8 {
+        self.sections[id.0].exec
+    }
+
+    /// A section's addresses.
+    pub fn section(&self, id: SectionId) -> Section {
+        self.sections[id.0]
+    }
+
+    /// The arena the object lives in.
+    pub fn arena(&self) -> &Arc<Arena> {
+        self.core.arena()
+    }
+}

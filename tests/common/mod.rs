@@ -1,0 +1,125 @@
+//! Helpers shared by the integration tests: hand-assembled code, W^X checks
+//! on /proc/self/maps, and fault checks in forked children.
+#![allow(dead_code)]
+
+use std::sync::Mutex;
+
+/// Serialises tests that compare process-wide counters or VMA counts.
+pub static GLOBAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    GLOBAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Machine code of `fn() -> i32 { value }` for the host architecture.
+pub fn return_const(value: u16) -> Vec<u8> {
+    let v = value as u32;
+    if cfg!(any(target_arch = "x86_64", target_arch = "x86")) {
+        // mov eax, imm32; ret
+        let mut code = vec![0xb8];
+        code.extend_from_slice(&v.to_le_bytes());
+        code.push(0xc3);
+        code
+    } else if cfg!(target_arch = "aarch64") {
+        // movz w0, #v; ret
+        [0x5280_0000 | (v << 5), 0xd65f_03c0]
+            .iter()
+            .flat_map(|w: &u32| w.to_le_bytes())
+            .collect()
+    } else if cfg!(target_arch = "riscv64") {
+        // li a0, v (v < 2048: addi a0, zero, v); ret
+        assert!(v < 2048);
+        [(v << 20) | (10 << 7) | 0x13, 0x0000_8067]
+            .iter()
+            .flat_map(|w: &u32| w.to_le_bytes())
+            .collect()
+    } else if cfg!(target_arch = "arm") {
+        // movw r0, #v; bx lr
+        let movw = 0xe300_0000 | ((v & 0xf000) << 4) | (v & 0x0fff);
+        [movw, 0xe12f_ff1e]
+            .iter()
+            .flat_map(|w: &u32| w.to_le_bytes())
+            .collect()
+    } else {
+        panic!("no hand-assembled test code for this architecture")
+    }
+}
+
+/// Calls code at `addr` as `extern "C" fn() -> i32`.
+///
+/// # Safety
+/// `addr` must point at executable code of that signature.
+pub unsafe fn call(addr: *const u8) -> i32 {
+    // SAFETY: guaranteed by the caller.
+    let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(addr) };
+    f()
+}
+
+/// Lines of /proc/self/maps that are writable and executable at once.
+pub fn wx_mappings() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let perms = l.split_whitespace().nth(1).unwrap_or("");
+            perms.contains('w') && perms.contains('x')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+pub fn assert_no_wx() {
+    let wx = wx_mappings();
+    assert!(wx.is_empty(), "writable+executable mappings: {wx:#?}");
+}
+
+/// Number of mappings in the process.
+pub fn process_vmas() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+/// Resident set size in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs `f` in a forked child and returns the signal that killed it (None if
+/// it exited normally).
+pub fn signal_in_child(f: impl FnOnce()) -> Option<i32> {
+    // SAFETY: the child only runs `f` (memory accesses of the test) and
+    // `_exit`; it never returns into the test harness.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // No core dumps from the expected crash.
+        let limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit with a valid struct.
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &limit) };
+        f();
+        // SAFETY: leaving the child without running the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFSIGNALED(status) {
+        Some(libc::WTERMSIG(status))
+    } else {
+        None
+    }
+}
+
+pub fn is_fault(signal: Option<i32>) -> bool {
+    matches!(signal, Some(libc::SIGSEGV) | Some(libc::SIGBUS))
+}

@@ -1,0 +1,202 @@
+//! The Rust core on its own: allocate, write code, finalize, call, free —
+//! under each strategy, with protections checked by real page faults.
+
+mod common;
+
+use common::*;
+use jitmm::{Arena, Class, Config, Error, Object, Strategy};
+
+const STRATEGIES: [Strategy; 2] = [Strategy::DualMap, Strategy::Mprotect];
+
+fn config(strategy: Strategy) -> Config {
+    Config::new().strategy(strategy)
+}
+
+#[test]
+fn code_runs_and_is_patched_by_a_new_object() {
+    for strategy in STRATEGIES {
+        let mut object = Object::new(&config(strategy)).unwrap();
+        let text = object.allocate(Class::Code, 16, 16).unwrap();
+        let code = return_const(42);
+        object.bytes_mut(text)[..code.len()].copy_from_slice(&code);
+        let done = object.finalize().unwrap();
+        assert_no_wx();
+        // SAFETY: the section holds a complete `fn() -> i32`.
+        assert_eq!(unsafe { call(done.exec_addr(text)) }, 42, "{strategy:?}");
+        drop(done);
+
+        let mut object = Object::new(&config(strategy)).unwrap();
+        let text = object.allocate(Class::Code, 16, 16).unwrap();
+        let code = return_const(7);
+        object.bytes_mut(text)[..code.len()].copy_from_slice(&code);
+        let done = object.finalize().unwrap();
+        // SAFETY: as above.
+        assert_eq!(unsafe { call(done.exec_addr(text)) }, 7, "{strategy:?}");
+    }
+}
+
+#[test]
+fn dual_map_executes_at_a_different_address_than_it_writes() {
+    let mut object = Object::new(&config(Strategy::DualMap)).unwrap();
+    let text = object.allocate(Class::Code, 64, 16).unwrap();
+    let data = object.allocate(Class::ReadWrite, 64, 16).unwrap();
+    let s = object.section(text);
+    assert_ne!(s.rw, s.exec);
+    let d = object.section(data);
+    assert_eq!(d.rw, d.exec, "read-write data has one view");
+
+    let mut object = Object::new(&config(Strategy::Mprotect)).unwrap();
+    let text = object.allocate(Class::Code, 64, 16).unwrap();
+    let s = object.section(text);
+    assert_eq!(s.rw, s.exec, "Mprotect executes in place");
+}
+
+#[test]
+fn writing_finalized_code_faults_in_a_child() {
+    for strategy in STRATEGIES {
+        let mut object = Object::new(&config(strategy)).unwrap();
+        let text = object.allocate(Class::Code, 16, 16).unwrap();
+        let ro = object.allocate(Class::ReadOnly, 16, 16).unwrap();
+        let code = return_const(1);
+        object.bytes_mut(text)[..code.len()].copy_from_slice(&code);
+        let done = object.finalize().unwrap();
+        let exec = done.exec_addr(text) as usize;
+        let rodata = done.exec_addr(ro) as usize;
+        let sig = signal_in_child(|| {
+            // SAFETY: deliberately invalid: must fault.
+            unsafe { std::ptr::write_volatile(exec as *mut u8, 0x90) };
+        });
+        assert!(is_fault(sig), "{strategy:?}: write to code gave {sig:?}");
+        let sig = signal_in_child(|| {
+            // SAFETY: deliberately invalid: must fault.
+            unsafe { std::ptr::write_volatile(rodata as *mut u8, 1) };
+        });
+        assert!(is_fault(sig), "{strategy:?}: write to rodata gave {sig:?}");
+        // The parent is unharmed.
+        // SAFETY: the section holds a complete `fn() -> i32`.
+        assert_eq!(unsafe { call(done.exec_addr(text)) }, 1);
+    }
+}
+
+#[test]
+fn executing_the_writable_view_faults_in_a_child() {
+    let mut object = Object::new(&config(Strategy::DualMap)).unwrap();
+    let text = object.allocate(Class::Code, 16, 16).unwrap();
+    let code = return_const(3);
+    object.bytes_mut(text)[..code.len()].copy_from_slice(&code);
+    let rw = object.section(text).rw as usize;
+    let done = object.finalize().unwrap();
+    let sig = signal_in_child(|| {
+        // SAFETY: deliberately invalid: the RW view is not executable.
+        unsafe { call(rw as *const u8) };
+    });
+    assert!(is_fault(sig), "executing RW view gave {sig:?}");
+    // SAFETY: the exec view holds the code.
+    assert_eq!(unsafe { call(done.exec_addr(text)) }, 3);
+
+    // Under Mprotect, code that is not finalized is not executable.
+    let mut object = Object::new(&config(Strategy::Mprotect)).unwrap();
+    let text = object.allocate(Class::Code, 16, 16).unwrap();
+    object.bytes_mut(text)[..code.len()].copy_from_slice(&code);
+    let addr = object.section(text).exec as usize;
+    let sig = signal_in_child(|| {
+        // SAFETY: deliberately invalid: not yet executable.
+        unsafe { call(addr as *const u8) };
+    });
+    assert!(is_fault(sig), "executing unfinalized code gave {sig:?}");
+}
+
+#[test]
+fn freed_code_no_longer_runs() {
+    for strategy in STRATEGIES {
+        let mut object = Object::new(&config(strategy)).unwrap();
+        let text = object.allocate(Class::Code, 16, 16).unwrap();
+        let code = return_const(5);
+        object.bytes_mut(text)[..code.len()].copy_from_slice(&code);
+        let done = object.finalize().unwrap();
+        let addr = done.exec_addr(text) as usize;
+        drop(done);
+        let sig = signal_in_child(|| {
+            // SAFETY: deliberately invalid: the code was freed.
+            unsafe { call(addr as *const u8) };
+        });
+        assert!(sig.is_some(), "{strategy:?}: freed code still ran");
+    }
+}
+
+#[test]
+fn bad_input_gives_typed_errors_and_leaves_nothing_behind() {
+    let _g = serial();
+    for strategy in STRATEGIES {
+        let arena = Arena::new(8 << 20, strategy).unwrap();
+        let page = arena.page_size();
+        let before = jitmm::stats();
+        let mut object = Object::in_arena(arena.clone());
+        assert_eq!(object.allocate(Class::Code, 0, 16), Err(Error::ZeroSize));
+        assert!(matches!(
+            object.allocate(Class::Code, 16, 3),
+            Err(Error::BadAlignment { align: 3, .. })
+        ));
+        assert!(matches!(
+            object.allocate(Class::ReadOnly, 16, page * 2),
+            Err(Error::BadAlignment { .. })
+        ));
+        assert!(matches!(
+            object.allocate(Class::Code, usize::MAX, 16),
+            Err(Error::TooLarge { .. })
+        ));
+        assert!(matches!(
+            object.allocate(Class::ReadWrite, 1 << 40, 16),
+            Err(Error::TooLarge { .. })
+        ));
+        // Fill the 8 MiB reservation, then ask for more.
+        let a = object.allocate(Class::Code, 6 << 20, 16).unwrap();
+        assert!(matches!(
+            object.allocate(Class::ReadWrite, 4 << 20, 16),
+            Err(Error::ReservationExhausted { .. })
+        ));
+        let _ = a;
+        drop(object);
+        let after = jitmm::stats();
+        assert_eq!(after.bytes_live(), before.bytes_live(), "{strategy:?}");
+        assert_eq!(after.objects_live, before.objects_live, "{strategy:?}");
+        assert_eq!(arena.live_objects(), 0);
+    }
+}
+
+#[test]
+fn sections_are_aligned_and_disjoint() {
+    for strategy in STRATEGIES {
+        let mut object = Object::new(&config(strategy)).unwrap();
+        let mut ids = Vec::new();
+        for (i, class) in Class::ALL.iter().cycle().take(60).enumerate() {
+            let align = 1 << (i % 12);
+            let size = 1 + (i * 37) % 3000;
+            let id = object.allocate(*class, size, align).unwrap();
+            let s = object.section(id);
+            assert_eq!(s.rw as usize % align, 0);
+            assert_eq!(s.exec as usize % align, 0);
+            object.bytes_mut(id).fill(i as u8);
+            ids.push(id);
+        }
+        for (i, &id) in ids.iter().enumerate() {
+            assert!(object.bytes_mut(id).iter().all(|&b| b == i as u8), "{strategy:?}: section {i} overwritten");
+        }
+    }
+}
+
+#[test]
+fn reservation_stays_within_branch_range() {
+    let arena = Arena::for_config(&Config::new()).unwrap();
+    let (_, size) = arena.reservation();
+    assert!(size <= 2 << 30, "reservation {size} exceeds ±2 GiB rel32 range");
+}
+
+#[test]
+fn probe_reports_a_usable_strategy() {
+    let p = jitmm::probe();
+    assert!(p.page_size >= 4096 && p.page_size.is_power_of_two());
+    assert_ne!(p.auto_strategy, Strategy::Auto);
+    assert_eq!(p.dual_map, p.auto_strategy == Strategy::DualMap);
+    assert!(!p.icache_method.is_empty());
+}
