@@ -484,7 +484,7 @@ impl Arena {
             return;
         }
         heap.dirty += chunk.len;
-        if heap.dirty >= SWEEP_THRESHOLD || span_empty {
+        if heap.dirty >= SWEEP_THRESHOLD {
             self.sweep(&mut heap, chunk.class);
         }
     }

@@ -252,21 +252,17 @@ extern "C" {
     fn jitmm_shim_mcjit_memory_manager_create(
         api: *const CoreApi,
         config: *const jitmm_config,
-    ) -> *mut c_void;
+    ) -> LLVMMCJITMemoryManagerRef;
     fn jitmm_shim_orc_rtdyld_layer(
         api: *const CoreApi,
         config: *const jitmm_config,
-        es: *mut c_void,
+        es: LLVMOrcExecutionSessionRef,
         triple: *const c_char,
-    ) -> *mut c_void;
+    ) -> LLVMOrcObjectLayerRef;
 }
 
-/// Opaque `LLVMMCJITMemoryManagerRef`.
-pub type LLVMMCJITMemoryManagerRef = *mut c_void;
-/// Opaque `LLVMOrcObjectLayerRef`.
-pub type LLVMOrcObjectLayerRef = *mut c_void;
-/// Opaque `LLVMOrcExecutionSessionRef`.
-pub type LLVMOrcExecutionSessionRef = *mut c_void;
+pub use crate::llvm_sys::execution_engine::LLVMMCJITMemoryManagerRef;
+pub use crate::llvm_sys::orc2::{LLVMOrcExecutionSessionRef, LLVMOrcObjectLayerRef};
 
 /// Fills `*config` with the defaults.
 ///
@@ -302,17 +298,19 @@ pub unsafe extern "C" fn jitmm_mcjit_memory_manager_create_with(
 }
 
 /// An `RTDyldObjectLinkingLayer` whose objects each get a jitmm memory
-/// manager; signature of `LLVMOrcLLJITBuilderObjectLinkingLayerCreatorFunction`.
-///
-/// # Safety
-/// `ctx` must be NULL or a valid `jitmm_config`; `es` a live execution session.
+/// manager. It has exactly the type of llvm-sys's
+/// `LLVMOrcLLJITBuilderObjectLinkingLayerCreatorFunction`, so it is passed to
+/// `LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator` as is; LLVM calls it with
+/// the `ctx` given there, which must be NULL or point to a `jitmm_config`
+/// that lives until the LLJIT is built. NULL (and a last error) on failure.
 #[no_mangle]
-pub unsafe extern "C" fn jitmm_orc_rtdyld_layer(
+pub extern "C" fn jitmm_orc_rtdyld_layer(
     ctx: *mut c_void,
     es: LLVMOrcExecutionSessionRef,
     triple: *const c_char,
 ) -> LLVMOrcObjectLayerRef {
-    // SAFETY: forwarded preconditions.
+    // SAFETY: LLVM passes the ctx registered with the creator (NULL or a
+    // jitmm_config, as documented) and its live execution session.
     unsafe { jitmm_shim_orc_rtdyld_layer(&CORE_API, ctx.cast(), es, triple) }
 }
 

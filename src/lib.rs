@@ -47,5 +47,9 @@ pub use object::{FinalizedObject, Object, Section, SectionId};
 pub use probe::{probe, Probe};
 pub use stats::{stats, Stats};
 
+/// The llvm-sys crate matching the selected LLVM version.
 #[cfg(feature = "llvm19")]
 pub use llvm_sys_19 as llvm_sys;
+
+#[cfg(not(feature = "llvm19"))]
+compile_error!("jitmm: enable the `llvm19` feature (the default); `llvm22` is not wired yet");

@@ -2,6 +2,8 @@
 //! on /proc/self/maps, and fault checks in forked children.
 #![allow(dead_code)]
 
+pub mod llvm;
+
 use std::sync::Mutex;
 
 /// Serialises tests that compare process-wide counters or VMA counts.

@@ -1,0 +1,313 @@
+//! Driving real LLVM JITs through its C API (llvm-sys).
+#![allow(dead_code)]
+
+use std::ffi::{CStr, CString};
+use std::ptr;
+use std::sync::Once;
+
+use jitmm::ffi::jitmm_config;
+use jitmm::llvm_sys::core::*;
+use jitmm::llvm_sys::error::*;
+use jitmm::llvm_sys::execution_engine::*;
+use jitmm::llvm_sys::ir_reader::LLVMParseIRInContext;
+use jitmm::llvm_sys::orc2::lljit::*;
+use jitmm::llvm_sys::orc2::*;
+use jitmm::llvm_sys::prelude::*;
+use jitmm::llvm_sys::target::*;
+use jitmm::llvm_sys::target_machine::*;
+use jitmm::Strategy;
+
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        // SAFETY: LLVM's one-time target initialisation.
+        unsafe {
+            LLVMLinkInMCJIT();
+            assert_eq!(LLVM_InitializeNativeTarget(), 0);
+            assert_eq!(LLVM_InitializeNativeAsmPrinter(), 0);
+            assert_eq!(LLVM_InitializeNativeAsmParser(), 0);
+        }
+    });
+}
+
+pub fn config(strategy: Strategy) -> jitmm_config {
+    jitmm_config {
+        strategy: match strategy {
+            Strategy::Auto => 0,
+            Strategy::DualMap => 1,
+            Strategy::Mprotect => 2,
+        },
+        private_arena: 0,
+        reservation_size: 0,
+    }
+}
+
+/// Parses textual IR into a module of `ctx`.
+pub fn parse_ir(ctx: LLVMContextRef, ir: &str) -> LLVMModuleRef {
+    let name = CString::new("ir").unwrap();
+    // SAFETY: the buffer copies the text; ParseIR takes ownership of it.
+    unsafe {
+        let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(ir.as_ptr().cast(), ir.len(), name.as_ptr());
+        let mut module = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        if LLVMParseIRInContext(ctx, buf, &mut module, &mut err) != 0 {
+            panic!("bad IR: {}", CStr::from_ptr(err).to_string_lossy());
+        }
+        module
+    }
+}
+
+/// An MCJIT engine on a jitmm memory manager; owns its context.
+pub struct Mcjit {
+    pub ee: LLVMExecutionEngineRef,
+    ctx: LLVMContextRef,
+}
+
+impl Mcjit {
+    pub fn new(ir: &str, strategy: Strategy) -> Mcjit {
+        init();
+        // SAFETY: standard MCJIT creation through the C API; the module is
+        // handed to the engine, which owns and disposes it.
+        unsafe {
+            let ctx = LLVMContextCreate();
+            let module = parse_ir(ctx, ir);
+            let mut opts: LLVMMCJITCompilerOptions = std::mem::zeroed();
+            let size = std::mem::size_of::<LLVMMCJITCompilerOptions>();
+            LLVMInitializeMCJITCompilerOptions(&mut opts, size);
+            let cfg = config(strategy);
+            opts.MCJMM = jitmm::ffi::jitmm_mcjit_memory_manager_create_with(&cfg);
+            assert!(!opts.MCJMM.is_null());
+            let mut ee = ptr::null_mut();
+            let mut err = ptr::null_mut();
+            if LLVMCreateMCJITCompilerForModule(&mut ee, module, &mut opts, size, &mut err) != 0 {
+                panic!("MCJIT: {}", CStr::from_ptr(err).to_string_lossy());
+            }
+            Mcjit { ee, ctx }
+        }
+    }
+
+    pub fn address(&self, name: &str) -> u64 {
+        let name = CString::new(name).unwrap();
+        // SAFETY: a live engine; the lookup finalizes the code.
+        unsafe { LLVMGetFunctionAddress(self.ee, name.as_ptr()) }
+    }
+
+    pub fn fn1(&self, name: &str) -> extern "C" fn(i64) -> i64 {
+        let addr = self.address(name);
+        assert_ne!(addr, 0, "{name} not found");
+        // SAFETY: the IR defines `name` as i64(i64).
+        unsafe { std::mem::transmute(addr as usize) }
+    }
+}
+
+impl Drop for Mcjit {
+    fn drop(&mut self) {
+        // SAFETY: disposing the engine (and with it the module and the memory
+        // manager), then the context it was built in.
+        unsafe {
+            LLVMDisposeExecutionEngine(self.ee);
+            LLVMContextDispose(self.ctx);
+        }
+    }
+}
+
+fn check(err: LLVMErrorRef) {
+    if !err.is_null() {
+        // SAFETY: an error returned by LLVM, consumed here.
+        let msg = unsafe {
+            let m = LLVMGetErrorMessage(err);
+            let s = CStr::from_ptr(m).to_string_lossy().into_owned();
+            LLVMDisposeErrorMessage(m);
+            s
+        };
+        panic!("LLVM error: {msg}");
+    }
+}
+
+/// Which object layer an LLJIT uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    JitmmRtdyld,
+    Default,
+}
+
+/// An ORC LLJIT; each module added under its own resource tracker.
+pub struct Lljit {
+    pub jit: LLVMOrcLLJITRef,
+    _config: Box<jitmm_config>,
+}
+
+/// A host TargetMachine builder with PIC and the small code model — what the
+/// jitmm layers expect.
+pub fn pic_small_jtmb() -> LLVMOrcJITTargetMachineBuilderRef {
+    // SAFETY: standard target lookup and TargetMachine creation; the
+    // builder takes ownership of the machine.
+    unsafe {
+        let triple = LLVMGetDefaultTargetTriple();
+        let mut target = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        assert_eq!(LLVMGetTargetFromTriple(triple, &mut target, &mut err), 0);
+        let cpu = LLVMGetHostCPUName();
+        let features = LLVMGetHostCPUFeatures();
+        let tm = LLVMCreateTargetMachine(
+            target,
+            triple,
+            cpu,
+            features,
+            LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+            LLVMRelocMode::LLVMRelocPIC,
+            LLVMCodeModel::LLVMCodeModelSmall,
+        );
+        LLVMDisposeMessage(triple);
+        LLVMDisposeMessage(cpu);
+        LLVMDisposeMessage(features);
+        LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm)
+    }
+}
+
+impl Lljit {
+    pub fn new(layer: Layer, strategy: Strategy) -> Lljit {
+        init();
+        let config = Box::new(config(strategy));
+        // SAFETY: LLJIT creation through the C API; the builder is consumed.
+        unsafe {
+            let builder = LLVMOrcCreateLLJITBuilder();
+            LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, pic_small_jtmb());
+            if layer == Layer::JitmmRtdyld {
+                LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(
+                    builder,
+                    jitmm::ffi::jitmm_orc_rtdyld_layer,
+                    &*config as *const jitmm_config as *mut _,
+                );
+            }
+            let mut jit = ptr::null_mut();
+            check(LLVMOrcCreateLLJIT(&mut jit, builder));
+            let jd = LLVMOrcLLJITGetMainJITDylib(jit);
+            let mut gen = ptr::null_mut();
+            check(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+                &mut gen,
+                LLVMOrcLLJITGetGlobalPrefix(jit),
+                None,
+                ptr::null_mut(),
+            ));
+            LLVMOrcJITDylibAddGenerator(jd, gen);
+            Lljit { jit, _config: config }
+        }
+    }
+
+    /// Adds a module under a new resource tracker, returned to the caller.
+    pub fn add(&self, ir: &str) -> LLVMOrcResourceTrackerRef {
+        // SAFETY: the module is created in the thread-safe context and handed
+        // to LLJIT with it.
+        unsafe {
+            let tsc = LLVMOrcCreateNewThreadSafeContext();
+            let module = parse_ir(LLVMOrcThreadSafeContextGetContext(tsc), ir);
+            let tsm = LLVMOrcCreateNewThreadSafeModule(module, tsc);
+            LLVMOrcDisposeThreadSafeContext(tsc);
+            let jd = LLVMOrcLLJITGetMainJITDylib(self.jit);
+            let rt = LLVMOrcJITDylibCreateResourceTracker(jd);
+            check(LLVMOrcLLJITAddLLVMIRModuleWithRT(self.jit, rt, tsm));
+            rt
+        }
+    }
+
+    pub fn lookup(&self, name: &str) -> u64 {
+        let name = CString::new(name).unwrap();
+        let mut addr = 0;
+        // SAFETY: a live LLJIT; lookup materialises and finalizes the code.
+        check(unsafe { LLVMOrcLLJITLookup(self.jit, &mut addr, name.as_ptr()) });
+        addr
+    }
+
+    pub fn fn1(&self, name: &str) -> extern "C" fn(i64) -> i64 {
+        let addr = self.lookup(name);
+        // SAFETY: the IR defines `name` as i64(i64).
+        unsafe { std::mem::transmute(addr as usize) }
+    }
+
+    pub fn remove(&self, rt: LLVMOrcResourceTrackerRef) {
+        // SAFETY: a tracker returned by `add`, released once.
+        unsafe {
+            check(LLVMOrcResourceTrackerRemove(rt));
+            LLVMOrcReleaseResourceTracker(rt);
+        }
+    }
+}
+
+impl Drop for Lljit {
+    fn drop(&mut self) {
+        // SAFETY: disposing the LLJIT once.
+        check(unsafe { LLVMOrcDisposeLLJIT(self.jit) });
+    }
+}
+
+/// A module with mutually recursive functions, a constant table and a
+/// mutable global, all names suffixed with `tag`.
+pub fn sample_ir(tag: &str) -> String {
+    format!(
+        r#"
+@table_{tag} = private unnamed_addr constant [4 x i64] [i64 10, i64 20, i64 30, i64 40]
+@counter_{tag} = global i64 0
+
+define i64 @even_{tag}(i64 %n) {{
+  %z = icmp eq i64 %n, 0
+  br i1 %z, label %yes, label %rec
+yes:
+  ret i64 1
+rec:
+  %m = sub i64 %n, 1
+  %r = call i64 @odd_{tag}(i64 %m)
+  ret i64 %r
+}}
+
+define i64 @odd_{tag}(i64 %n) {{
+  %z = icmp eq i64 %n, 0
+  br i1 %z, label %no, label %rec
+no:
+  ret i64 0
+rec:
+  %m = sub i64 %n, 1
+  %r = call i64 @even_{tag}(i64 %m)
+  ret i64 %r
+}}
+
+define i64 @lookup_{tag}(i64 %i) {{
+  %p = getelementptr [4 x i64], ptr @table_{tag}, i64 0, i64 %i
+  %v = load i64, ptr %p
+  ret i64 %v
+}}
+
+define i64 @bump_{tag}(i64 %by) {{
+  %c = load i64, ptr @counter_{tag}
+  %n = add i64 %c, %by
+  store i64 %n, ptr @counter_{tag}
+  ret i64 %n
+}}
+"#
+    )
+}
+
+/// Asserts that `addr` lies in the reservation of the shared arena of `strategy`.
+pub fn assert_in_arena(addr: u64, strategy: Strategy) {
+    let arena = jitmm::Arena::for_config(&jitmm::Config::new().strategy(strategy)).unwrap();
+    let (base, size) = arena.reservation();
+    let addr = addr as usize;
+    assert!(
+        addr >= base && addr < base + size,
+        "{addr:#x} is not in jitmm's {strategy:?} arena {base:#x}+{size:#x}"
+    );
+}
+
+/// Checks the functions of `sample_ir(tag)` through a lookup function.
+pub fn check_sample(lookup: impl Fn(&str) -> extern "C" fn(i64) -> i64, tag: &str) {
+    let even = lookup(&format!("even_{tag}"));
+    let odd = lookup(&format!("odd_{tag}"));
+    assert_eq!(even(10), 1);
+    assert_eq!(even(7), 0);
+    assert_eq!(odd(7), 1);
+    let table = lookup(&format!("lookup_{tag}"));
+    assert_eq!(table(0) + table(3), 50);
+    let bump = lookup(&format!("bump_{tag}"));
+    assert_eq!(bump(5), 5);
+    assert_eq!(bump(2), 7);
+}

@@ -1,0 +1,69 @@
+//! ORC LLJIT with `jitmm_orc_rtdyld_layer`: one manager per object, freed
+//! when its ResourceTracker is removed.
+
+mod common;
+
+use common::llvm::*;
+use common::*;
+use jitmm::Strategy;
+
+#[test]
+fn modules_calling_each_other_and_the_host() {
+    for strategy in [Strategy::DualMap, Strategy::Mprotect] {
+        let jit = Lljit::new(Layer::JitmmRtdyld, strategy);
+        let tag = format!("orc{strategy:?}");
+        let rt = jit.add(&sample_ir(&tag));
+        check_sample(|n| jit.fn1(n), &tag);
+        assert_in_arena(jit.lookup(&format!("even_{tag}")), strategy);
+        // A second module calling into the first and into libc.
+        let caller = format!(
+            "declare i64 @lookup_{tag}(i64)\ndeclare i64 @labs(i64)\n\
+             define i64 @caller_{tag}(i64 %x) {{\n  %a = call i64 @lookup_{tag}(i64 %x)\n  \
+             %n = sub i64 0, %a\n  %b = call i64 @labs(i64 %n)\n  ret i64 %b\n}}\n"
+        );
+        let rt2 = jit.add(&caller);
+        assert_eq!(jit.fn1(&format!("caller_{tag}"))(2), 30);
+        assert_no_wx();
+        jit.remove(rt2);
+        jit.remove(rt);
+    }
+}
+
+#[test]
+fn thousand_modules_added_and_removed_free_everything() {
+    let _g = serial();
+    for strategy in [Strategy::DualMap, Strategy::Mprotect] {
+        let jit = Lljit::new(Layer::JitmmRtdyld, strategy);
+        let before = jitmm::stats();
+        let vmas_before = process_vmas();
+        let mut vmas_max = 0;
+        for i in 0..1000 {
+            let tag = format!("m{i}");
+            let rt = jit.add(&sample_ir(&tag));
+            assert_eq!(jit.fn1(&format!("lookup_{tag}"))(2), 30);
+            if i % 100 == 0 {
+                assert_no_wx();
+            }
+            jit.remove(rt);
+            vmas_max = vmas_max.max(process_vmas());
+        }
+        let after = jitmm::stats();
+        println!(
+            "{strategy:?}: 1000 modules: objects_live {} -> {}, bytes_live {} -> {}, \
+             process VMAs {} -> {} (max {}), jitmm VMAs {}, syscalls {}",
+            before.objects_live,
+            after.objects_live,
+            before.bytes_live(),
+            after.bytes_live(),
+            vmas_before,
+            process_vmas(),
+            vmas_max,
+            after.vmas,
+            after.syscalls() - before.syscalls(),
+        );
+        assert_eq!(after.objects_live, before.objects_live, "{strategy:?}");
+        assert_eq!(after.bytes_live(), before.bytes_live(), "{strategy:?}");
+        assert!(after.objects_finalized >= before.objects_finalized + 1000);
+        assert!(vmas_max <= vmas_before + 16, "{strategy:?}: VMAs grew to {vmas_max} from {vmas_before}");
+    }
+}
