@@ -149,7 +149,13 @@ impl Arena {
             size,
             limit: usize::MAX,
         })?;
-        let os_err = |op| move |errno| Error::Os { op, strategy, errno };
+        let os_err = |op| {
+            move |errno| Error::Os {
+                op,
+                strategy,
+                errno,
+            }
+        };
         let base = os::reserve(size).map_err(os_err("mmap (reserve)"))? as usize;
         let fd = if strategy == Strategy::DualMap {
             let name = CString::new("jitmm").expect("no interior NUL");
@@ -540,12 +546,6 @@ impl Arena {
         let mut ranges = vec![(self.base, self.base + self.size)];
         ranges.extend(lock(&self.views).iter().copied());
         ranges
-    }
-
-    #[cfg(test)]
-    pub(crate) fn free_runs(&self, class: Class) -> usize {
-        let heap = lock(&self.heaps[class as usize]);
-        heap.spans.values().map(|s| s.free.len()).sum()
     }
 }
 

@@ -89,9 +89,9 @@ impl Config {
             return Ok(self.strategy);
         }
         match std::env::var(STRATEGY_ENV) {
-            Ok(value) => value.parse().map_err(|_| crate::Error::InvalidArgument(
-                "JITMM_STRATEGY must be auto, dualmap or mprotect",
-            )),
+            Ok(value) => value.parse().map_err(|_| {
+                crate::Error::InvalidArgument("JITMM_STRATEGY must be auto, dualmap or mprotect")
+            }),
             Err(_) => Ok(Strategy::Auto),
         }
     }

@@ -84,6 +84,9 @@ pub enum Error {
         /// What the probe found.
         reason: String,
     },
+    /// LLVM refused (engine creation, target initialisation).
+    #[error("LLVM: {0}")]
+    Llvm(String),
     /// A null pointer or a handle that jitmm did not hand out.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),

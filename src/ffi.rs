@@ -18,7 +18,7 @@ use crate::stats::Stats;
 
 /// `jitmm_config` of `cshim/jitmm.h`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct jitmm_config {
     /// 0 auto, 1 dualmap, 2 mprotect.
     pub strategy: c_int,
@@ -26,16 +26,6 @@ pub struct jitmm_config {
     pub private_arena: c_int,
     /// Reservation of a private arena; 0 for the default.
     pub reservation_size: usize,
-}
-
-impl Default for jitmm_config {
-    fn default() -> Self {
-        jitmm_config {
-            strategy: 0,
-            private_arena: 0,
-            reservation_size: 0,
-        }
-    }
 }
 
 impl TryFrom<&jitmm_config> for Config {
@@ -76,15 +66,8 @@ pub struct CoreApi {
     arena_release: unsafe extern "C" fn(*mut CoreArena),
     arena_is_dual_mapped: unsafe extern "C" fn(*const CoreArena) -> c_int,
     object_new: unsafe extern "C" fn(*mut CoreArena) -> *mut ObjectCore,
-    object_reserve: unsafe extern "C" fn(
-        *mut ObjectCore,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-        usize,
-    ) -> c_int,
+    object_reserve:
+        unsafe extern "C" fn(*mut ObjectCore, usize, usize, usize, usize, usize, usize) -> c_int,
     object_allocate:
         unsafe extern "C" fn(*mut ObjectCore, c_int, usize, usize, *mut CoreSection) -> c_int,
     object_mark_mapped: unsafe extern "C" fn(*mut ObjectCore),
@@ -276,6 +259,31 @@ pub unsafe extern "C" fn jitmm_config_init(config: *mut jitmm_config) {
     }
 }
 
+/// A jitmm `RTDyldMemoryManager` for a Rust config.
+pub(crate) fn manager_for(config: &Config) -> Result<LLVMMCJITMemoryManagerRef, Error> {
+    if !config.private_arena {
+        // Surface the typed error (the shim would only carry its message).
+        Arena::for_config(config)?;
+    }
+    let c = jitmm_config {
+        strategy: match config.strategy {
+            Strategy::Auto => 0,
+            Strategy::DualMap => 1,
+            Strategy::Mprotect => 2,
+        },
+        private_arena: c_int::from(config.private_arena),
+        reservation_size: config.reservation_size.unwrap_or(0),
+    };
+    // SAFETY: `c` is a valid config for the duration of the call.
+    let manager = unsafe { jitmm_mcjit_memory_manager_create_with(&c) };
+    if manager.is_null() {
+        // SAFETY: the last error is a valid C string of this thread.
+        let message = unsafe { CStr::from_ptr(jitmm_last_error()) };
+        return Err(Error::Llvm(message.to_string_lossy().into_owned()));
+    }
+    Ok(manager)
+}
+
 /// A jitmm `RTDyldMemoryManager` with default settings, for
 /// `LLVMMCJITCompilerOptions.MCJMM`. NULL on error.
 #[no_mangle]
@@ -303,6 +311,8 @@ pub unsafe extern "C" fn jitmm_mcjit_memory_manager_create_with(
 /// `LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator` as is; LLVM calls it with
 /// the `ctx` given there, which must be NULL or point to a `jitmm_config`
 /// that lives until the LLJIT is built. NULL (and a last error) on failure.
+// Safe on purpose: LLVM's creator callback type is a safe `extern "C" fn`.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 #[no_mangle]
 pub extern "C" fn jitmm_orc_rtdyld_layer(
     ctx: *mut c_void,

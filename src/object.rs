@@ -107,7 +107,7 @@ impl ObjectCore {
         }
         let align = if align == 0 { 16 } else { align };
         let (len, chunk_align) = self.arena.layout(class, size, align)?;
-        if let Some(section) = self.from_reserved(class, size, align) {
+        if let Some(section) = self.take_reserved(class, size, align) {
             return Ok(section);
         }
         let chunk = self.arena.allocate(class, len, chunk_align)?;
@@ -120,7 +120,7 @@ impl ObjectCore {
         })
     }
 
-    fn from_reserved(&mut self, class: Class, size: usize, align: usize) -> Option<Section> {
+    fn take_reserved(&mut self, class: Class, size: usize, align: usize) -> Option<Section> {
         let reserved = self.reserved[class as usize].as_mut()?;
         let chunk = self.chunks[reserved.chunk];
         let exec = self.arena.exec_addr(chunk.offset);

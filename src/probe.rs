@@ -40,16 +40,15 @@ pub fn probe() -> Probe {
     Probe {
         page_size: crate::os::page_size(),
         dual_map: dual.is_ok(),
-        dual_map_refusal: dual
-            .err()
-            .map(|(step, errno)| format!("{step}: {errno}")),
+        dual_map_refusal: dual.err().map(|(step, errno)| format!("{step}: {errno}")),
         auto_strategy: if dual.is_ok() {
             Strategy::DualMap
         } else {
             Strategy::Mprotect
         },
         icache_method: crate::icache::METHOD,
-        cross_thread_sync: crate::icache::NEEDS_CROSS_THREAD_SYNC && !crate::icache::publish_refused(),
+        cross_thread_sync: crate::icache::NEEDS_CROSS_THREAD_SYNC
+            && !crate::icache::publish_refused(),
         reservation_size: crate::arena::default_reservation_size(),
     }
 }

@@ -180,7 +180,10 @@ fn sections_are_aligned_and_disjoint() {
             ids.push(id);
         }
         for (i, &id) in ids.iter().enumerate() {
-            assert!(object.bytes_mut(id).iter().all(|&b| b == i as u8), "{strategy:?}: section {i} overwritten");
+            assert!(
+                object.bytes_mut(id).iter().all(|&b| b == i as u8),
+                "{strategy:?}: section {i} overwritten"
+            );
         }
     }
 }
@@ -189,7 +192,10 @@ fn sections_are_aligned_and_disjoint() {
 fn reservation_stays_within_branch_range() {
     let arena = Arena::for_config(&Config::new()).unwrap();
     let (_, size) = arena.reservation();
-    assert!(size <= 2 << 30, "reservation {size} exceeds ±2 GiB rel32 range");
+    assert!(
+        size <= 2 << 30,
+        "reservation {size} exceeds ±2 GiB rel32 range"
+    );
 }
 
 #[test]

@@ -64,6 +64,9 @@ fn thousand_modules_added_and_removed_free_everything() {
         assert_eq!(after.objects_live, before.objects_live, "{strategy:?}");
         assert_eq!(after.bytes_live(), before.bytes_live(), "{strategy:?}");
         assert!(after.objects_finalized >= before.objects_finalized + 1000);
-        assert!(vmas_max <= vmas_before + 16, "{strategy:?}: VMAs grew to {vmas_max} from {vmas_before}");
+        assert!(
+            vmas_max <= vmas_before + 16,
+            "{strategy:?}: VMAs grew to {vmas_max} from {vmas_before}"
+        );
     }
 }

@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 
 use super::ctr_el0::{lines, CacheType};
 
-pub const METHOD: &str = "dc cvau / ic ivau by CTR_EL0 line size, isb; membarrier for other threads";
+pub const METHOD: &str =
+    "dc cvau / ic ivau by CTR_EL0 line size, isb; membarrier for other threads";
 /// `brk #0`, little-endian.
 pub const TRAP_PATTERN: &[u8] = &[0x00, 0x00, 0x20, 0xd4];
 pub const NEEDS_CROSS_THREAD_SYNC: bool = true;

@@ -32,7 +32,9 @@ mod imp;
     target_arch = "arm",
     target_arch = "riscv64",
 )))]
-compile_error!("jitmm: no instruction-cache backend for this architecture (add src/icache/<arch>.rs)");
+compile_error!(
+    "jitmm: no instruction-cache backend for this architecture (add src/icache/<arch>.rs)"
+);
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

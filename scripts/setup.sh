@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what jitmm needs on Debian/Ubuntu: LLVM (19 by default, or
+# JITMM_LLVM=22) from the distribution's packages and a C++ compiler.
+# Idempotent: installs only what is missing.
+set -euo pipefail
+
+major="${JITMM_LLVM:-19}"
+packages=("llvm-${major}-dev" "libpolly-${major}-dev" g++ pkg-config zlib1g-dev libzstd-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "jitmm setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+command -v "llvm-config-${major}" >/dev/null || {
+  echo "jitmm setup: llvm-config-${major} still missing after installing llvm-${major}-dev" >&2
+  exit 1
+}
+command -v cargo >/dev/null || {
+  echo "jitmm setup: cargo not found — install Rust (https://rustup.rs or apt-get install cargo)" >&2
+  exit 1
+}

@@ -1,0 +1,123 @@
+//! inkwell: the extension trait and the McjitMemoryManager implementation.
+
+mod common;
+
+use common::*;
+use inkwell::context::Context;
+use inkwell::module::Module;
+use inkwell::targets::{CodeModel, InitializationConfig, Target};
+use inkwell::OptimizationLevel;
+use jitmm::inkwell::{MemoryManager, ModuleExt};
+use jitmm::{Config, Strategy};
+
+/// Adds `scale(x) = x * factor + counter++` with a mutable global.
+fn build<'ctx>(context: &'ctx Context, name: &str, factor: u64) -> Module<'ctx> {
+    let module = context.create_module(name);
+    let i64_type = context.i64_type();
+    let counter = module.add_global(i64_type, None, "counter");
+    counter.set_initializer(&i64_type.const_zero());
+    let function = module.add_function("scale", i64_type.fn_type(&[i64_type.into()], false), None);
+    let builder = context.create_builder();
+    builder.position_at_end(context.append_basic_block(function, "entry"));
+    let x = function.get_nth_param(0).unwrap().into_int_value();
+    let product = builder
+        .build_int_mul(x, i64_type.const_int(factor, false), "p")
+        .unwrap();
+    let old = builder
+        .build_load(i64_type, counter.as_pointer_value(), "c")
+        .unwrap()
+        .into_int_value();
+    let new = builder
+        .build_int_add(old, i64_type.const_int(1, false), "n")
+        .unwrap();
+    builder
+        .build_store(counter.as_pointer_value(), new)
+        .unwrap();
+    let sum = builder.build_int_add(product, old, "s").unwrap();
+    builder.build_return(Some(&sum)).unwrap();
+    module
+}
+
+type Scale = unsafe extern "C" fn(i64) -> i64;
+
+#[test]
+fn extension_trait_gives_a_working_engine_under_each_strategy() {
+    for strategy in [Strategy::DualMap, Strategy::Mprotect, Strategy::Auto] {
+        let context = Context::create();
+        let module = build(&context, "m", 3);
+        let engine = module
+            .create_jitmm_execution_engine_with(
+                OptimizationLevel::Default,
+                &Config::new().strategy(strategy),
+            )
+            .unwrap();
+        // SAFETY: `scale` has this signature.
+        let scale = unsafe { engine.get_function::<Scale>("scale").unwrap() };
+        // SAFETY: calling JIT code of the declared signature.
+        assert_eq!(unsafe { scale.call(5) }, 15);
+        // SAFETY: as above.
+        assert_eq!(unsafe { scale.call(5) }, 16);
+        assert_no_wx();
+        if strategy != Strategy::Auto {
+            let addr = engine.get_function_address("scale").unwrap() as u64;
+            common::llvm::assert_in_arena(addr, strategy);
+        }
+    }
+}
+
+#[test]
+fn module_owned_by_another_engine_is_refused() {
+    let context = Context::create();
+    let module = build(&context, "owned", 2);
+    let _first = module
+        .create_jitmm_execution_engine(OptimizationLevel::None)
+        .unwrap();
+    assert!(module
+        .create_jitmm_execution_engine(OptimizationLevel::None)
+        .is_err());
+}
+
+#[test]
+fn engines_free_their_code_when_dropped() {
+    let _g = serial();
+    let before = jitmm::stats();
+    for i in 0..100 {
+        let context = Context::create();
+        let module = build(&context, "loop", i);
+        let engine = module
+            .create_jitmm_execution_engine(OptimizationLevel::None)
+            .unwrap();
+        // SAFETY: `scale` has this signature.
+        let scale = unsafe { engine.get_function::<Scale>("scale").unwrap() };
+        // SAFETY: calling JIT code of the declared signature.
+        assert_eq!(unsafe { scale.call(2) }, 2 * i as i64);
+    }
+    let after = jitmm::stats();
+    assert_eq!(after.objects_live, before.objects_live);
+    assert_eq!(after.bytes_live(), before.bytes_live());
+}
+
+#[test]
+fn inkwell_memory_manager_trait_path() {
+    Target::initialize_native(&InitializationConfig::default()).unwrap();
+    let context = Context::create();
+    let module = build(&context, "trait", 7);
+    let engine = module
+        .create_mcjit_execution_engine_with_memory_manager(
+            MemoryManager::new().unwrap(),
+            OptimizationLevel::Default,
+            CodeModel::JITDefault,
+            false,
+            false,
+        )
+        .unwrap();
+    // SAFETY: `scale` has this signature.
+    let scale = unsafe { engine.get_function::<Scale>("scale").unwrap() };
+    // SAFETY: calling JIT code of the declared signature.
+    assert_eq!(unsafe { scale.call(6) }, 42);
+    common::llvm::assert_in_arena(
+        engine.get_function_address("scale").unwrap() as u64,
+        Strategy::Mprotect,
+    );
+    assert_no_wx();
+}
