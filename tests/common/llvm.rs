@@ -47,7 +47,8 @@ pub fn parse_ir(ctx: LLVMContextRef, ir: &str) -> LLVMModuleRef {
     let name = CString::new("ir").unwrap();
     // SAFETY: the buffer copies the text; ParseIR takes ownership of it.
     unsafe {
-        let buf = LLVMCreateMemoryBufferWithMemoryRangeCopy(ir.as_ptr().cast(), ir.len(), name.as_ptr());
+        let buf =
+            LLVMCreateMemoryBufferWithMemoryRangeCopy(ir.as_ptr().cast(), ir.len(), name.as_ptr());
         let mut module = ptr::null_mut();
         let mut err = ptr::null_mut();
         if LLVMParseIRInContext(ctx, buf, &mut module, &mut err) != 0 {
@@ -191,7 +192,10 @@ impl Lljit {
                 ptr::null_mut(),
             ));
             LLVMOrcJITDylibAddGenerator(jd, gen);
-            Lljit { jit, _config: config }
+            Lljit {
+                jit,
+                _config: config,
+            }
         }
     }
 
