@@ -55,7 +55,11 @@ fn find_llvm_config(major: u32) -> Result<String, String> {
 }
 
 fn main() {
-    for var in ["LLVM_CONFIG", "DEP_LLVM_19_CONFIG_PATH", "DEP_LLVM_22_CONFIG_PATH"] {
+    for var in [
+        "LLVM_CONFIG",
+        "DEP_LLVM_19_CONFIG_PATH",
+        "DEP_LLVM_22_CONFIG_PATH",
+    ] {
         println!("cargo:rerun-if-env-changed={var}");
     }
     println!("cargo:rerun-if-changed=cshim");
@@ -99,6 +103,9 @@ fn main() {
     println!("cargo:rustc-link-search=native={libdir}");
     println!("cargo:rustc-link-lib=dylib=LLVM-{major}");
     println!("cargo:rustc-link-lib=dylib=stdc++");
-    println!("cargo:include={}", env::current_dir().unwrap().join("cshim").display());
+    println!(
+        "cargo:include={}",
+        env::current_dir().unwrap().join("cshim").display()
+    );
     println!("cargo:llvm_config={config}");
 }
