@@ -63,6 +63,12 @@ fn main() {
         println!("cargo:rerun-if-env-changed={var}");
     }
     println!("cargo:rerun-if-changed=cshim");
+    if env::var_os("CARGO_FEATURE_LLVM19").is_none()
+        && env::var_os("CARGO_FEATURE_LLVM22").is_none()
+    {
+        // The core alone: no shim, no LLVM.
+        return;
+    }
     let major = llvm_major();
     let config = find_llvm_config(major).unwrap_or_else(|e| {
         println!("cargo:warning={e}");

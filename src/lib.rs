@@ -51,5 +51,6 @@ pub use stats::{stats, Stats};
 #[cfg(feature = "llvm19")]
 pub use llvm_sys_19 as llvm_sys;
 
-#[cfg(not(feature = "llvm19"))]
-compile_error!("jitmm: enable the `llvm19` feature (the default); `llvm22` is not wired yet");
+// Without an LLVM feature the crate is the core alone (arena, strategies,
+// icache, stats, the core half of the C API): what cross-architecture test
+// runs build where no LLVM for the target is installed.

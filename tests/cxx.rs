@@ -1,6 +1,8 @@
 //! C++ clients: programs built against `cshim/jitmm.hpp` and `libjitmm.so`
 //! (as an outside user would build them), run as child processes.
 
+#![cfg(feature = "llvm19")]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,5 +1,7 @@
 //! inkwell: the extension trait and the McjitMemoryManager implementation.
 
+#![cfg(feature = "llvm19")]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! MCJIT through LLVM's C API with a jitmm manager in
 //! `LLVMMCJITCompilerOptions.MCJMM`.
 
+#![cfg(feature = "llvm19")]
+
 mod common;
 
 use common::llvm::*;

@@ -1,6 +1,8 @@
 //! ORC LLJIT with `jitmm_orc_rtdyld_layer`: one manager per object, freed
 //! when its ResourceTracker is removed.
 
+#![cfg(feature = "llvm19")]
+
 mod common;
 
 use common::llvm::*;

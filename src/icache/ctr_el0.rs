@@ -57,7 +57,7 @@ mod tests {
     #[test]
     fn different_line_sizes() {
         // ThunderX-like: DminLine 5 → 128 B, IminLine 3 → 32 B.
-        let t = CacheType::decode(0x8450_c003);
+        let t = CacheType::decode(0x8455_c003);
         assert_eq!(t.dcache_line, 128);
         assert_eq!(t.icache_line, 32);
     }

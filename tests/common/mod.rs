@@ -2,6 +2,7 @@
 //! on /proc/self/maps, and fault checks in forked children.
 #![allow(dead_code)]
 
+#[cfg(feature = "llvm19")]
 pub mod llvm;
 
 use std::sync::Mutex;
