@@ -75,6 +75,22 @@ LLVMMCJITMemoryManagerRef jitmm_mcjit_memory_manager_create_with(const jitmm_con
 LLVMOrcObjectLayerRef jitmm_orc_rtdyld_layer(void *ctx, LLVMOrcExecutionSessionRef es,
                                              const char *triple);
 
+/* The same for JITLink, LLJIT's default linker: an ObjectLinkingLayer whose
+ * link graphs are placed by jitmm (code, read-only and read-write segments
+ * within relocation range of each other), with in-process EH-frame
+ * registration so C++ exceptions unwind through JIT-compiled frames.  Each
+ * graph's memory is freed when its ResourceTracker is removed; a graph that
+ * cannot be placed fails to link with an error.  Expects a PIC,
+ * small-code-model JITTargetMachineBuilder. */
+LLVMOrcObjectLayerRef jitmm_orc_jitlink_layer(void *ctx, LLVMOrcExecutionSessionRef es,
+                                              const char *triple);
+
+/* A new llvm::jitlink::JITLinkMemoryManager on jitmm, returned as void *
+ * (C cannot name the type); config may be NULL for defaults.  For C++
+ * clients: jitmm::createJITLinkMemoryManager in jitmm.hpp wraps it, and the
+ * caller owns and deletes it.  NULL on error. */
+void *jitmm_jitlink_memory_manager_create(const jitmm_config *config);
+
 /* Copies the process-wide counters into *out; 0 on success, -1 if out is NULL. */
 int jitmm_stats_get(jitmm_stats *out);
 

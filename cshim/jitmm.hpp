@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/RTDyldMemoryManager.h>
 
 #include "jitmm.h"
@@ -19,6 +20,18 @@ using Config = jitmm_config;
 inline std::unique_ptr<llvm::RTDyldMemoryManager> createRTDyldMemoryManager(const Config &config = {}) {
   return std::unique_ptr<llvm::RTDyldMemoryManager>(
       reinterpret_cast<llvm::RTDyldMemoryManager *>(jitmm_mcjit_memory_manager_create_with(&config)));
+}
+
+// A JITLinkMemoryManager for an llvm::orc::ObjectLinkingLayer (or
+// jitlink::link).  Segments are written through WorkingMem and run at
+// Addr; finalize-lifetime segments are freed once the finalize actions have
+// run, the rest by deallocate (after the dealloc actions).  A layer built on it should add an EHFrameRegistrationPlugin for
+// exceptions to unwind through JIT code (jitmm_orc_jitlink_layer does).
+// Null on failure; jitmm_last_error() says why.
+inline std::unique_ptr<llvm::jitlink::JITLinkMemoryManager>
+createJITLinkMemoryManager(const Config &config = {}) {
+  return std::unique_ptr<llvm::jitlink::JITLinkMemoryManager>(
+      static_cast<llvm::jitlink::JITLinkMemoryManager *>(jitmm_jitlink_memory_manager_create(&config)));
 }
 
 } // namespace jitmm

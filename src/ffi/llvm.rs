@@ -88,3 +88,50 @@ pub extern "C" fn jitmm_orc_rtdyld_layer(
     // jitmm_config, as documented) and its live execution session.
     unsafe { jitmm_shim_orc_rtdyld_layer(&CORE_API, ctx.cast(), es, triple) }
 }
+
+extern "C" {
+    fn jitmm_shim_orc_jitlink_layer(
+        api: *const CoreApi,
+        config: *const jitmm_config,
+        es: LLVMOrcExecutionSessionRef,
+        triple: *const c_char,
+    ) -> LLVMOrcObjectLayerRef;
+    fn jitmm_shim_jitlink_memory_manager_create(
+        api: *const CoreApi,
+        config: *const jitmm_config,
+    ) -> *mut c_void;
+}
+
+/// An `ObjectLinkingLayer` (JITLink) whose link graphs are placed by jitmm,
+/// with in-process EH-frame registration. Same type and `ctx` contract as
+/// [`jitmm_orc_rtdyld_layer`]: pass it to
+/// `LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator` with NULL or a
+/// `jitmm_config` that lives until the LLJIT is built. NULL (and a last
+/// error) on failure.
+// Safe on purpose: LLVM's creator callback type is a safe `extern "C" fn`.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+#[no_mangle]
+pub extern "C" fn jitmm_orc_jitlink_layer(
+    ctx: *mut c_void,
+    es: LLVMOrcExecutionSessionRef,
+    triple: *const c_char,
+) -> LLVMOrcObjectLayerRef {
+    // SAFETY: LLVM passes the ctx registered with the creator (NULL or a
+    // jitmm_config, as documented) and its live execution session.
+    unsafe { jitmm_shim_orc_jitlink_layer(&CORE_API, ctx.cast(), es, triple) }
+}
+
+/// A new `llvm::jitlink::JITLinkMemoryManager *` (as `void *`), owned by the
+/// caller; what `jitmm::createJITLinkMemoryManager` in `jitmm.hpp` wraps.
+/// NULL (and a last error) on failure.
+///
+/// # Safety
+/// `config` must be NULL or point to a valid `jitmm_config` (read during the call only).
+#[no_mangle]
+pub unsafe extern "C" fn jitmm_jitlink_memory_manager_create(
+    config: *const jitmm_config,
+) -> *mut c_void {
+    // SAFETY: `config` is NULL or valid (the caller's promise); the table is
+    // 'static.
+    unsafe { jitmm_shim_jitlink_memory_manager_create(&CORE_API, config) }
+}
