@@ -16,8 +16,10 @@
 use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::{Config, Strategy};
 use crate::error::{Errno, Error, Result};
@@ -114,7 +116,12 @@ pub struct Arena {
     size: usize,
     strategy: Strategy,
     page: usize,
-    fd: Option<RawFd>,
+    /// The memfd behind DualMap blocks (-1: none). Replaced in a forked
+    /// child, which gets private copies of the code (see `crate::fork`).
+    fd: AtomicI32,
+    /// Nonzero: the errno that left the arena unusable (a failed rebuild
+    /// after fork); every later allocation reports it.
+    broken: AtomicI32,
     blocks: Mutex<Vec<bool>>,
     heaps: [Mutex<ClassHeap>; 3],
     views: Mutex<Vec<(usize, usize)>>,
@@ -158,9 +165,9 @@ impl Arena {
         };
         let base = os::reserve(size).map_err(os_err("mmap (reserve)"))? as usize;
         let fd = if strategy == Strategy::DualMap {
-            let name = CString::new("jitmm").expect("no interior NUL");
-            match os::memfd(&name, size) {
-                Ok(fd) => Some(fd),
+            crate::fork::install_handlers();
+            match os::memfd(&memfd_name(), size) {
+                Ok(fd) => fd,
                 Err(errno) => {
                     // SAFETY: `base` is the reservation made above, unused.
                     let _ = unsafe { os::unmap(base as *mut u8, size) };
@@ -168,7 +175,7 @@ impl Arena {
                 }
             }
         } else {
-            None
+            -1
         };
         bump(&COUNTERS.bytes_reserved, size as u64);
         let arena = Arc::new(Arena {
@@ -176,7 +183,8 @@ impl Arena {
             size,
             strategy,
             page: os::page_size(),
-            fd,
+            fd: AtomicI32::new(fd),
+            broken: AtomicI32::new(0),
             blocks: Mutex::new(vec![false; size / BLOCK_SIZE]),
             heaps: Default::default(),
             views: Mutex::new(Vec::new()),
@@ -199,9 +207,8 @@ impl Arena {
                 .unwrap_or(default_reservation_size());
             return Arena::new(size, strategy);
         }
-        static SHARED: Mutex<[Option<Arc<Arena>>; 2]> = Mutex::new([None, None]);
         let slot = usize::from(strategy == Strategy::Mprotect);
-        let mut shared = lock(&SHARED);
+        let mut shared = lock(&SHARED_ARENAS);
         if let Some(arena) = &shared[slot] {
             return Ok(arena.clone());
         }
@@ -234,6 +241,20 @@ impl Arena {
     /// Objects allocated from this arena and not yet freed.
     pub fn live_objects(&self) -> usize {
         self.live_objects.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of this arena handed out to live objects (all classes).
+    pub fn live_bytes(&self) -> usize {
+        self.heaps
+            .iter()
+            .map(|heap| {
+                let heap = lock(heap);
+                heap.spans
+                    .values()
+                    .map(|s| s.len - s.free_bytes)
+                    .sum::<usize>()
+            })
+            .sum()
     }
 
     pub(crate) fn object_created(&self) {
@@ -286,6 +307,14 @@ impl Arena {
 
     /// Hands out a chunk of `class` (length and alignment as from `layout`).
     pub(crate) fn allocate(&self, class: Class, len: usize, align: usize) -> Result<Chunk> {
+        match self.broken.load(Ordering::Relaxed) {
+            0 => {}
+            errno => {
+                return Err(self.os_error("rebuild of the dual mapping after fork")(
+                    Errno(errno),
+                ))
+            }
+        }
         let mut heap = lock(&self.heaps[class as usize]);
         if let Some(chunk) = Self::take_fit(&mut heap, class, len, align) {
             stats::live(class, len as isize);
@@ -394,7 +423,7 @@ impl Arena {
     /// Maps a span's blocks; returns the base of its writable view.
     fn map_span(&self, class: Class, start: usize, len: usize) -> Result<usize> {
         let exec = (self.base + start) as *mut u8;
-        match (self.fd, class) {
+        match (self.fd(), class) {
             (Some(fd), Class::Code | Class::ReadOnly) => {
                 let rw = os::map_shared(len, Prot::ReadWrite, fd, start)
                     .map_err(self.os_error("mmap (RW view)"))?;
@@ -423,6 +452,83 @@ impl Arena {
                 bump(&COUNTERS.bytes_committed, len as u64);
                 Ok(exec as usize)
             }
+        }
+    }
+
+    fn fd(&self) -> Option<RawFd> {
+        Some(self.fd.load(Ordering::Relaxed)).filter(|&fd| fd >= 0)
+    }
+
+    /// Locks every lock of the arena and keeps them locked (fork prepare).
+    ///
+    /// Lock order, here and everywhere: class heaps (in class order), then
+    /// `views`, then `blocks`; no path takes a heap while holding the others.
+    pub(crate) fn lock_all(&self) {
+        for heap in &self.heaps {
+            std::mem::forget(heap.lock());
+        }
+        std::mem::forget(self.views.lock());
+        std::mem::forget(self.blocks.lock());
+    }
+
+    /// Releases what `lock_all` took.
+    ///
+    /// # Safety
+    /// `lock_all` must have been called by this thread (or, in a forked
+    /// child, by the thread that forked) and not yet undone.
+    pub(crate) unsafe fn unlock_all(&self) {
+        // SAFETY: the locks are held with their guards forgotten (precondition).
+        unsafe {
+            self.blocks.force_unlock();
+            self.views.force_unlock();
+            for heap in &self.heaps {
+                heap.force_unlock();
+            }
+        }
+    }
+
+    /// In a forked child: gives the child private copies of every code and
+    /// read-only block, so that it neither sees the parent's later writes nor
+    /// writes into the parent's code, and new writable views (the parent's
+    /// were not inherited: MADV_DONTFORK). On failure the arena refuses
+    /// further allocations; code already loaded keeps running.
+    ///
+    /// # Safety
+    /// Only in the child right after fork, with `lock_all` in effect.
+    pub(crate) unsafe fn rebuild_after_fork(&self) {
+        let Some(old) = self.fd() else {
+            return;
+        };
+        let result = (|| {
+            let new = os::memfd(&memfd_name(), self.size)?;
+            let mut views = Vec::new();
+            for class in [Class::Code, Class::ReadOnly] {
+                // SAFETY: the heap lock is held by this thread (precondition).
+                let heap = unsafe { &mut *self.heaps[class as usize].data_ptr() };
+                for (&start, span) in heap.spans.iter_mut() {
+                    let exec = (self.base + start) as *mut u8;
+                    // SAFETY: `exec` is the readable view of this span of `old`.
+                    unsafe { os::copy_file_range_from_view(old, new, exec, start, span.len)? };
+                    // SAFETY: replaces this arena's own block with an
+                    // identical private copy; only this thread runs.
+                    unsafe {
+                        os::map_shared_fixed(exec, span.len, class.final_prot(), new, start)?
+                    };
+                    let rw = os::map_shared(span.len, Prot::ReadWrite, new, start)?;
+                    // SAFETY: the view was just mapped and is ours.
+                    unsafe { os::dont_fork(rw, span.len)? };
+                    span.rw_base = rw as usize;
+                    views.push((rw as usize, rw as usize + span.len));
+                }
+            }
+            // SAFETY: the views lock is held by this thread (precondition).
+            unsafe { *self.views.data_ptr() = views };
+            self.fd.store(new, Ordering::Relaxed);
+            os::close(old);
+            Ok(())
+        })();
+        if let Err(Errno(errno)) = result {
+            self.broken.store(errno.max(1), Ordering::Relaxed);
         }
     }
 
@@ -456,22 +562,15 @@ impl Arena {
     /// under Mprotect), the range rejoins the free list, and resident pages go
     /// back to the OS once enough have accumulated.
     pub(crate) fn free(&self, chunk: &Chunk, finalized: bool) {
-        if self.strategy == Strategy::Mprotect {
-            if finalized && chunk.class != Class::ReadWrite {
-                // SAFETY: the chunk is page-granular and no longer used by anyone.
-                let _ = unsafe {
-                    os::protect(
-                        self.exec_addr(chunk.offset) as *mut u8,
-                        chunk.len,
-                        Prot::ReadWrite,
-                    )
-                };
-            }
-        } else if chunk.class == Class::Code {
-            // SAFETY: `rw` is the chunk's writable view, `len` bytes long, and
-            // the chunk is ours until it rejoins the free list below.
-            let bytes = unsafe { std::slice::from_raw_parts_mut(chunk.rw as *mut u8, chunk.len) };
-            fill_traps(bytes);
+        if self.strategy == Strategy::Mprotect && finalized && chunk.class != Class::ReadWrite {
+            // SAFETY: the chunk is page-granular and no longer used by anyone.
+            let _ = unsafe {
+                os::protect(
+                    self.exec_addr(chunk.offset) as *mut u8,
+                    chunk.len,
+                    Prot::ReadWrite,
+                )
+            };
         }
         stats::live(chunk.class, -(chunk.len as isize));
         let mut heap = lock(&self.heaps[chunk.class as usize]);
@@ -480,6 +579,15 @@ impl Arena {
             .range_mut(..=chunk.offset)
             .next_back()
             .expect("chunk belongs to a span");
+        if self.strategy == Strategy::DualMap && chunk.class == Class::Code {
+            // The writable view is looked up now, not taken from the chunk: a
+            // forked child has moved it.
+            let rw = span.rw_base + (chunk.offset - span_start);
+            // SAFETY: `rw` is the chunk's writable view, `len` bytes long, and
+            // the chunk is ours until it rejoins the free list below.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(rw as *mut u8, chunk.len) };
+            fill_traps(bytes);
+        }
         insert_free(&mut span.free, chunk.offset, chunk.len);
         span.free_bytes += chunk.len;
         let span_empty = span.free_bytes == span.len;
@@ -506,7 +614,7 @@ impl Arena {
                 if lo >= hi {
                     continue;
                 }
-                match (self.fd, class) {
+                match (self.fd(), class) {
                     (Some(fd), Class::Code | Class::ReadOnly) => {
                         let _ = os::punch_hole(fd, lo, hi - lo);
                     }
@@ -521,7 +629,7 @@ impl Arena {
     }
 
     fn unmap_span(&self, start: usize, span: &Span) {
-        if let (Some(fd), true) = (self.fd, span.rw_base != self.base + start) {
+        if let (Some(fd), true) = (self.fd(), span.rw_base != self.base + start) {
             // SAFETY: the span's RW view; the span is empty and being removed.
             let _ = unsafe { os::unmap(span.rw_base as *mut u8, span.len) };
             lock(&self.views).retain(|&(lo, _)| lo != span.rw_base);
@@ -569,7 +677,7 @@ impl Drop for Arena {
         }
         // SAFETY: the whole reservation, unused once the last object is gone.
         let _ = unsafe { os::unmap(self.base as *mut u8, self.size) };
-        if let Some(fd) = self.fd {
+        if let Some(fd) = self.fd() {
             os::close(fd);
         }
         for class in Class::ALL {
@@ -612,12 +720,22 @@ fn fill_traps(bytes: &mut [u8]) {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock()
 }
 
-fn registry() -> std::sync::MutexGuard<'static, Vec<Weak<Arena>>> {
-    static ARENAS: Mutex<Vec<Weak<Arena>>> = Mutex::new(Vec::new());
+fn memfd_name() -> CString {
+    CString::new("jitmm").expect("no interior NUL")
+}
+
+/// The process-wide arenas, one per concrete strategy (DualMap, Mprotect).
+/// Lock order: this, then [`ARENAS`], then an arena's own locks.
+pub(crate) static SHARED_ARENAS: Mutex<[Option<Arc<Arena>>; 2]> = Mutex::new([None, None]);
+
+/// Every arena of the process, for stats and fork handling.
+pub(crate) static ARENAS: Mutex<Vec<Weak<Arena>>> = Mutex::new(Vec::new());
+
+fn registry() -> MutexGuard<'static, Vec<Weak<Arena>>> {
     let mut arenas = lock(&ARENAS);
     arenas.retain(|a| a.strong_count() > 0);
     arenas

@@ -31,6 +31,7 @@ pub mod arena;
 mod config;
 mod error;
 pub mod ffi;
+mod fork;
 pub mod icache;
 mod object;
 pub mod os;

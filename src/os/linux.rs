@@ -294,3 +294,61 @@ pub fn parse_maps_range(line: &str) -> Option<(usize, usize)> {
         usize::from_str_radix(end, 16).ok()?,
     ))
 }
+
+/// Copies the data regions (holes stay holes) of `[offset, offset+len)` of
+/// file `from` into file `to` at the same offsets, reading the bytes through
+/// `view`, a readable mapping of that range of `from`.
+///
+/// # Safety
+/// `view` must be a readable mapping of `len` bytes showing `from` at `offset`.
+pub unsafe fn copy_file_range_from_view(
+    from: RawFd,
+    to: RawFd,
+    view: *const u8,
+    offset: usize,
+    len: usize,
+) -> Result<(), Errno> {
+    let end = offset + len;
+    let mut pos = offset;
+    while pos < end {
+        // SAFETY: lseek on a descriptor we own.
+        let data = unsafe { libc::lseek(from, pos as libc::off_t, libc::SEEK_DATA) };
+        if data < 0 {
+            let errno = Errno::last();
+            return if errno.0 == libc::ENXIO {
+                Ok(())
+            } else {
+                Err(errno)
+            };
+        }
+        let data = data as usize;
+        if data >= end {
+            return Ok(());
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(from, data as libc::off_t, libc::SEEK_HOLE) };
+        if hole < 0 {
+            return Err(Errno::last());
+        }
+        let stop = (hole as usize).min(end);
+        let mut at = data;
+        while at < stop {
+            // SAFETY: `view + (at - offset)` lies in the readable mapping of
+            // the range (precondition), and `stop - at` bytes of it follow.
+            let n = unsafe {
+                libc::pwrite(
+                    to,
+                    view.add(at - offset).cast(),
+                    stop - at,
+                    at as libc::off_t,
+                )
+            };
+            if n <= 0 {
+                return Err(Errno::last());
+            }
+            at += n as usize;
+        }
+        pos = stop;
+    }
+    Ok(())
+}
