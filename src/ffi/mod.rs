@@ -272,3 +272,78 @@ pub unsafe extern "C" fn jitmm_stats_get(out: *mut Stats) -> c_int {
 pub extern "C" fn jitmm_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        // SAFETY: the thread's last error is a valid C string.
+        unsafe { CStr::from_ptr(jitmm_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn core_table_reports_misuse_as_errors() {
+        let config = jitmm_config {
+            strategy: 2,
+            ..Default::default()
+        };
+        // SAFETY: exercising the table as the shim does, with valid handles
+        // except where a NULL is the point of the check.
+        unsafe {
+            let arena = (CORE_API.arena_acquire)(&config);
+            assert!(!arena.is_null());
+            assert_eq!((CORE_API.arena_is_dual_mapped)(arena), 0);
+            let object = (CORE_API.object_new)(arena);
+            let mut section = CoreSection {
+                rw: std::ptr::null_mut(),
+                exec: std::ptr::null_mut(),
+            };
+            assert_eq!(
+                (CORE_API.object_allocate)(object, 0, 16, 16, &mut section),
+                0
+            );
+            assert_eq!(section.rw, section.exec);
+            assert_eq!(
+                (CORE_API.object_allocate)(object, 7, 16, 16, &mut section),
+                -1
+            );
+            assert!(last_error().contains("class"));
+            assert_eq!(
+                (CORE_API.object_allocate)(object, 0, 0, 16, &mut section),
+                -1
+            );
+            assert!(last_error().contains("zero"));
+            assert_eq!((CORE_API.object_finalize)(object), 0);
+            assert_eq!((CORE_API.object_finalize)(object), -1);
+            assert!(last_error().contains("already finalized"));
+            assert_eq!(
+                (CORE_API.object_allocate)(object, 0, 16, 16, &mut section),
+                -1
+            );
+            (CORE_API.object_free)(object);
+            assert_eq!((CORE_API.object_finalize)(std::ptr::null_mut()), -1);
+            assert!(last_error().contains("null"));
+            (CORE_API.object_free)(std::ptr::null_mut());
+            (CORE_API.arena_release)(arena);
+        }
+        let bad = jitmm_config {
+            strategy: 9,
+            ..Default::default()
+        };
+        // SAFETY: a valid config pointer.
+        assert!(unsafe { (CORE_API.arena_acquire)(&bad) }.is_null());
+        assert!(last_error().contains("strategy"));
+    }
+
+    #[test]
+    fn stats_get_rejects_null() {
+        // SAFETY: NULL is the case under test.
+        assert_eq!(unsafe { jitmm_stats_get(std::ptr::null_mut()) }, -1);
+        let mut stats = Stats::default();
+        // SAFETY: a valid out pointer.
+        assert_eq!(unsafe { jitmm_stats_get(&mut stats) }, 0);
+    }
+}
