@@ -3,4 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The C and C++ client tests link the shared library: build it first
+# (`cargo test` alone builds only the rlib).
+cargo build --locked --lib
 cargo test --locked "$@"
