@@ -27,7 +27,8 @@ fn build_and_run(name: &str) -> String {
     let lib_dir = target_dir();
     assert!(
         lib_dir.join("libjitmm.so").exists(),
-        "libjitmm.so not built in {lib_dir:?}"
+        "libjitmm.so is not built in {lib_dir:?}: run `cargo build --lib` before \
+         `cargo test` (scripts/test.sh does)"
     );
     let exe = lib_dir.join(format!("cxx-{name}"));
     let mut cmd = Command::new("c++");
