@@ -48,6 +48,12 @@ typedef struct jitmm_core_api {
   void (*object_free)(jitmm_core_object *object);
   const char *(*last_error)(void);
   void (*set_last_error)(const char *message);
+  /* Nonzero when the perf map is on: the shim then reports function symbols. */
+  int (*object_wants_symbols)(const jitmm_core_object *object);
+  /* Names `size` bytes of code at executable address `addr` (written to the
+   * perf map when the object is finalized). */
+  void (*object_add_symbol)(jitmm_core_object *object, const char *name, size_t name_len,
+                            uint64_t addr, uint64_t size);
 } jitmm_core_api;
 
 #ifdef __cplusplus

@@ -37,6 +37,9 @@ typedef struct jitmm_config {
   /* Bytes of address space for a private arena; 0 picks the architecture's
    * default (the largest span the default code model reaches). */
   size_t reservation_size;
+  /* Nonzero: append `start size name` for each finalized function to
+   * /tmp/perf-<pid>.map (JITMM_PERF_MAP=1 turns it on for every manager). */
+  int perf_map;
 } jitmm_config;
 
 /* Process-wide counters (all arenas). */

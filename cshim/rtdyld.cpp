@@ -2,6 +2,7 @@
 #include "shim.h"
 
 #include <llvm/Object/ObjectFile.h>
+#include <llvm/Object/SymbolSize.h>
 
 namespace jitmm {
 namespace detail {
@@ -79,14 +80,39 @@ uint8_t *RTDyldManager::allocateDataSection(uintptr_t Size, unsigned Alignment, 
   return allocate(IsReadOnly ? JITMM_CLASS_RODATA : JITMM_CLASS_RWDATA, Size, Alignment);
 }
 
+// Names the object's global functions at their executable addresses, for
+// the perf map (only asked for when it is on).
+static void reportFunctions(const jitmm_core_api *api, jitmm_core_object *object,
+                            llvm::RuntimeDyld &RTDyld, const llvm::object::ObjectFile &Obj) {
+  for (const auto &[symbol, size] : llvm::object::computeSymbolSizes(Obj)) {
+    llvm::Expected<llvm::object::SymbolRef::Type> type = symbol.getType();
+    if (!type) {
+      llvm::consumeError(type.takeError());
+      continue;
+    }
+    if (*type != llvm::object::SymbolRef::ST_Function)
+      continue;
+    llvm::Expected<llvm::StringRef> name = symbol.getName();
+    if (!name) {
+      llvm::consumeError(name.takeError());
+      continue;
+    }
+    uint64_t addr = RTDyld.getSymbol(*name).getAddress();
+    if (addr != 0)
+      api->object_add_symbol(object, name->data(), name->size(), addr, size);
+  }
+}
+
 void RTDyldManager::notifyObjectLoaded(llvm::RuntimeDyld &RTDyld,
-                                       const llvm::object::ObjectFile &) {
+                                       const llvm::object::ObjectFile &Obj) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!current_)
     return;
   for (const auto &[rw, exec] : current_sections_)
     if (rw != exec)
       RTDyld.mapSectionAddress(rw, reinterpret_cast<uint64_t>(exec));
+  if (api_->object_wants_symbols(current_))
+    reportFunctions(api_, current_, RTDyld, Obj);
   api_->object_mark_mapped(current_);
   pending_.push_back(current_);
   current_ = nullptr;

@@ -55,6 +55,9 @@ pub struct Config {
     /// Address space for a private arena; `None` picks the architecture's
     /// default (see [`crate::arena::default_reservation_size`]).
     pub reservation_size: Option<usize>,
+    /// Append `start size name` lines for finalized functions to
+    /// `/tmp/perf-<pid>.map` (also on for every manager with `JITMM_PERF_MAP=1`).
+    pub perf_map: bool,
 }
 
 impl Config {
@@ -80,6 +83,17 @@ impl Config {
         self.reservation_size = Some(bytes);
         self.private_arena = true;
         self
+    }
+
+    /// Turns the perf map on or off for managers made from this config.
+    pub fn perf_map(mut self, enabled: bool) -> Self {
+        self.perf_map = enabled;
+        self
+    }
+
+    /// Whether the perf map is on (the config or `JITMM_PERF_MAP=1`).
+    pub fn perf_map_enabled(&self) -> bool {
+        self.perf_map || crate::perf_map::env_enabled()
     }
 
     /// The strategy after applying `JITMM_STRATEGY` (for `Auto` only).

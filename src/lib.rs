@@ -35,6 +35,7 @@ mod fork;
 pub mod icache;
 mod object;
 pub mod os;
+pub mod perf_map;
 mod probe;
 mod stats;
 

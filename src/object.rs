@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::arena::{Arena, Chunk, Class};
 use crate::config::{Config, Strategy};
 use crate::error::{Error, Result};
+use crate::perf_map::Symbol;
 use crate::stats::{bump, COUNTERS};
 
 /// Where a section lives: written through `rw`, run or read at `exec`.
@@ -47,6 +48,8 @@ pub(crate) struct ObjectCore {
     reserved: [Option<Reserved>; 3],
     mapped: bool,
     finalized: bool,
+    /// Functions to name in the perf map at finalize; `None`: map off.
+    symbols: Option<Vec<Symbol>>,
 }
 
 impl ObjectCore {
@@ -58,6 +61,24 @@ impl ObjectCore {
             reserved: [None; 3],
             mapped: false,
             finalized: false,
+            symbols: None,
+        }
+    }
+
+    /// Turns on collection of symbols for the perf map.
+    pub(crate) fn enable_perf_map(&mut self) {
+        self.symbols.get_or_insert_with(Vec::new);
+    }
+
+    /// Whether symbols are wanted (the perf map is on).
+    pub(crate) fn wants_symbols(&self) -> bool {
+        self.symbols.is_some()
+    }
+
+    /// Names a function at its executable address for the perf map.
+    pub(crate) fn add_symbol(&mut self, name: String, addr: u64, size: u64) {
+        if let Some(symbols) = &mut self.symbols {
+            symbols.push(Symbol { addr, size, name });
         }
     }
 
@@ -167,6 +188,9 @@ impl ObjectCore {
         }
         self.finalized = true;
         bump(&COUNTERS.objects_finalized, 1);
+        if let Some(symbols) = &self.symbols {
+            crate::perf_map::append(symbols);
+        }
         Ok(())
     }
 }
@@ -194,7 +218,18 @@ pub struct SectionId(usize);
 impl Object {
     /// A new empty object in the arena `config` selects.
     pub fn new(config: &Config) -> Result<Object> {
-        Ok(Self::in_arena(Arena::for_config(config)?))
+        let mut object = Self::in_arena(Arena::for_config(config)?);
+        if config.perf_map_enabled() {
+            object.core.enable_perf_map();
+        }
+        Ok(object)
+    }
+
+    /// Names `size` bytes of code at `offset` in a section, for the perf map
+    /// (written at finalize when the map is on; ignored otherwise).
+    pub fn name_function(&mut self, id: SectionId, offset: usize, size: usize, name: &str) {
+        let exec = self.sections[id.0].exec as u64 + offset as u64;
+        self.core.add_symbol(name.to_string(), exec, size as u64);
     }
 
     /// A new empty object in a given arena.

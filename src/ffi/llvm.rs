@@ -38,6 +38,7 @@ pub(crate) fn manager_for(config: &Config) -> Result<LLVMMCJITMemoryManagerRef, 
         },
         private_arena: c_int::from(config.private_arena),
         reservation_size: config.reservation_size.unwrap_or(0),
+        perf_map: c_int::from(config.perf_map),
     };
     // SAFETY: `c` is a valid config for the duration of the call.
     let manager = unsafe { jitmm_mcjit_memory_manager_create_with(&c) };

@@ -31,6 +31,8 @@ pub struct jitmm_config {
     pub private_arena: c_int,
     /// Reservation of a private arena; 0 for the default.
     pub reservation_size: usize,
+    /// Nonzero: append finalized functions to `/tmp/perf-<pid>.map`.
+    pub perf_map: c_int,
 }
 
 impl TryFrom<&jitmm_config> for Config {
@@ -49,7 +51,7 @@ impl TryFrom<&jitmm_config> for Config {
         if c.reservation_size != 0 {
             config = config.reservation_size(c.reservation_size);
         }
-        Ok(config)
+        Ok(config.perf_map(c.perf_map != 0))
     }
 }
 
@@ -61,8 +63,12 @@ pub struct CoreSection {
     exec: *mut u8,
 }
 
-/// An arena handle owned by the shim.
-pub struct CoreArena(Arc<Arena>);
+/// An arena handle owned by the shim, with the per-manager settings that
+/// objects inherit.
+pub struct CoreArena {
+    arena: Arc<Arena>,
+    perf_map: bool,
+}
 
 /// `jitmm_core_api`: the table the shim calls the core through.
 #[repr(C)]
@@ -80,6 +86,8 @@ pub struct CoreApi {
     object_free: unsafe extern "C" fn(*mut ObjectCore),
     last_error: unsafe extern "C" fn() -> *const c_char,
     set_last_error: unsafe extern "C" fn(*const c_char),
+    object_wants_symbols: unsafe extern "C" fn(*const ObjectCore) -> c_int,
+    object_add_symbol: unsafe extern "C" fn(*mut ObjectCore, *const c_char, usize, u64, u64),
 }
 
 /// The one table handed to the shim.
@@ -95,6 +103,8 @@ pub static CORE_API: CoreApi = CoreApi {
     object_free: core_object_free,
     last_error: jitmm_last_error,
     set_last_error: core_set_last_error,
+    object_wants_symbols: core_object_wants_symbols,
+    object_add_symbol: core_object_add_symbol,
 };
 
 thread_local! {
@@ -133,8 +143,12 @@ fn config_from(config: *const jitmm_config) -> Result<Config, Error> {
 
 unsafe extern "C" fn core_arena_acquire(config: *const jitmm_config) -> *mut CoreArena {
     guard(std::ptr::null_mut(), || {
-        let arena = Arena::for_config(&config_from(config)?)?;
-        Ok(Box::into_raw(Box::new(CoreArena(arena))))
+        let config = config_from(config)?;
+        let arena = Arena::for_config(&config)?;
+        Ok(Box::into_raw(Box::new(CoreArena {
+            arena,
+            perf_map: config.perf_map_enabled(),
+        })))
     })
 }
 
@@ -147,14 +161,18 @@ unsafe extern "C" fn core_arena_release(arena: *mut CoreArena) {
 
 unsafe extern "C" fn core_arena_is_dual_mapped(arena: *const CoreArena) -> c_int {
     // SAFETY: the shim passes a live handle from `core_arena_acquire`.
-    unsafe { arena.as_ref() }.map_or(0, |a| c_int::from(a.0.is_dual_mapped()))
+    unsafe { arena.as_ref() }.map_or(0, |a| c_int::from(a.arena.is_dual_mapped()))
 }
 
 unsafe extern "C" fn core_object_new(arena: *mut CoreArena) -> *mut ObjectCore {
     guard(std::ptr::null_mut(), || {
         // SAFETY: the shim passes a live handle from `core_arena_acquire`.
         let arena = unsafe { arena.as_ref() }.ok_or(Error::InvalidArgument("null arena"))?;
-        Ok(Box::into_raw(Box::new(ObjectCore::new(arena.0.clone()))))
+        let mut object = ObjectCore::new(arena.arena.clone());
+        if arena.perf_map {
+            object.enable_perf_map();
+        }
+        Ok(Box::into_raw(Box::new(object)))
     })
 }
 
@@ -227,6 +245,32 @@ unsafe extern "C" fn core_object_free(object: *mut ObjectCore) {
         // SAFETY: `object` came from `core_object_new` and is freed once.
         let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(object) })));
     }
+}
+
+unsafe extern "C" fn core_object_wants_symbols(object: *const ObjectCore) -> c_int {
+    // SAFETY: the shim passes NULL or its own live handle.
+    unsafe { object.as_ref() }.map_or(0, |o| c_int::from(o.wants_symbols()))
+}
+
+unsafe extern "C" fn core_object_add_symbol(
+    object: *mut ObjectCore,
+    name: *const c_char,
+    name_len: usize,
+    addr: u64,
+    size: u64,
+) {
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: see `object_mut`.
+        let Ok(object) = (unsafe { object_mut(object) }) else {
+            return;
+        };
+        if name.is_null() {
+            return;
+        }
+        // SAFETY: the shim passes `name_len` readable bytes at `name`.
+        let bytes = unsafe { std::slice::from_raw_parts(name.cast::<u8>(), name_len) };
+        object.add_symbol(String::from_utf8_lossy(bytes).into_owned(), addr, size);
+    }));
 }
 
 unsafe extern "C" fn core_set_last_error(message: *const c_char) {

@@ -39,6 +39,7 @@ pub fn config(strategy: Strategy) -> jitmm_config {
         },
         private_arena: 0,
         reservation_size: 0,
+        perf_map: 0,
     }
 }
 
@@ -66,6 +67,10 @@ pub struct Mcjit {
 
 impl Mcjit {
     pub fn new(ir: &str, strategy: Strategy) -> Mcjit {
+        Self::with_config(ir, &config(strategy))
+    }
+
+    pub fn with_config(ir: &str, cfg: &jitmm_config) -> Mcjit {
         init();
         // SAFETY: standard MCJIT creation through the C API; the module is
         // handed to the engine, which owns and disposes it.
@@ -75,8 +80,7 @@ impl Mcjit {
             let mut opts: LLVMMCJITCompilerOptions = std::mem::zeroed();
             let size = std::mem::size_of::<LLVMMCJITCompilerOptions>();
             LLVMInitializeMCJITCompilerOptions(&mut opts, size);
-            let cfg = config(strategy);
-            opts.MCJMM = jitmm::ffi::jitmm_mcjit_memory_manager_create_with(&cfg);
+            opts.MCJMM = jitmm::ffi::jitmm_mcjit_memory_manager_create_with(cfg);
             assert!(!opts.MCJMM.is_null());
             let mut ee = ptr::null_mut();
             let mut err = ptr::null_mut();
@@ -129,6 +133,7 @@ fn check(err: LLVMErrorRef) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layer {
     JitmmRtdyld,
+    JitmmJitlink,
     Default,
 }
 
@@ -174,10 +179,16 @@ impl Lljit {
         unsafe {
             let builder = LLVMOrcCreateLLJITBuilder();
             LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, pic_small_jtmb());
-            if layer == Layer::JitmmRtdyld {
+            let creator: Option<LLVMOrcLLJITBuilderObjectLinkingLayerCreatorFunction> = match layer
+            {
+                Layer::JitmmRtdyld => Some(jitmm::ffi::jitmm_orc_rtdyld_layer),
+                Layer::JitmmJitlink => Some(jitmm::ffi::jitmm_orc_jitlink_layer),
+                Layer::Default => None,
+            };
+            if let Some(creator) = creator {
                 LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(
                     builder,
-                    jitmm::ffi::jitmm_orc_rtdyld_layer,
+                    creator,
                     &*config as *const jitmm_config as *mut _,
                 );
             }
