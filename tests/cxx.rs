@@ -64,6 +64,48 @@ fn build_and_run(name: &str) -> String {
     stdout
 }
 
+/// Compiles `examples/c_client.c` with the C compiler against libjitmm.so and
+/// runs it, as the comment at its top tells users to.
+#[test]
+fn c_client_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib_dir = target_dir();
+    let exe = lib_dir.join("c_client");
+    let out = Command::new("cc")
+        .arg(root.join("examples/c_client.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg("-I")
+        .arg(root.join("cshim"))
+        .args(query(&["--cflags"]).split_whitespace())
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-ljitmm")
+        .arg(format!("-L{}", query(&["--libdir"])))
+        .arg(format!(
+            "-lLLVM-{}",
+            query(&["--version"]).split('.').next().unwrap()
+        ))
+        .output()
+        .expect("cc runs");
+    assert!(
+        out.status.success(),
+        "compiling c_client.c failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(&exe).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "c_client failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("MCJIT:      triple(14) = 42"));
+    assert!(stdout.contains("ORC RTDyld: triple(14) = 42"));
+    assert!(stdout.contains("after removal: 0 object(s) live"));
+}
+
 #[test]
 fn rtdyld_memory_manager_interface() {
     let out = build_and_run("memory_manager_test");
