@@ -124,6 +124,16 @@ fn freed_code_no_longer_runs() {
     }
 }
 
+/// A size no reservation can hold that still fits in `usize` (1 TiB on
+/// 64-bit targets, 3 GiB on 32-bit ones).
+fn beyond_any_reservation() -> usize {
+    if cfg!(target_pointer_width = "64") {
+        (1u64 << 40) as usize
+    } else {
+        3 << 30
+    }
+}
+
 #[test]
 fn bad_input_gives_typed_errors_and_leaves_nothing_behind() {
     for strategy in STRATEGIES {
@@ -144,7 +154,7 @@ fn bad_input_gives_typed_errors_and_leaves_nothing_behind() {
             Err(Error::TooLarge { .. })
         ));
         assert!(matches!(
-            object.allocate(Class::ReadWrite, 1 << 40, 16),
+            object.allocate(Class::ReadWrite, beyond_any_reservation(), 16),
             Err(Error::TooLarge { .. })
         ));
         // Fill the 8 MiB reservation, then ask for more.

@@ -14,14 +14,22 @@
 //! One file per architecture, selected here and only here; an architecture
 //! without a backend fails to compile instead of silently skipping the flush.
 
-#[cfg(any(target_arch = "aarch64", test))]
+#[cfg(any(target_arch = "aarch64", target_arch = "powerpc64", test))]
 pub mod ctr_el0;
+#[cfg(any(target_arch = "powerpc64", target_arch = "mips64", test))]
+pub mod line_size;
 
 #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64"), path = "x86.rs")]
 #[cfg_attr(target_arch = "s390x", path = "s390x.rs")]
 #[cfg_attr(target_arch = "aarch64", path = "aarch64.rs")]
 #[cfg_attr(target_arch = "arm", path = "arm.rs")]
 #[cfg_attr(target_arch = "riscv64", path = "riscv64.rs")]
+#[cfg_attr(
+    all(target_arch = "powerpc64", target_endian = "little"),
+    path = "ppc64.rs"
+)]
+#[cfg_attr(target_arch = "mips64", path = "mips64.rs")]
+#[cfg_attr(target_arch = "loongarch64", path = "loongarch64.rs")]
 mod imp;
 
 #[cfg(not(any(
@@ -31,6 +39,9 @@ mod imp;
     target_arch = "aarch64",
     target_arch = "arm",
     target_arch = "riscv64",
+    all(target_arch = "powerpc64", target_endian = "little"),
+    target_arch = "mips64",
+    target_arch = "loongarch64",
 )))]
 compile_error!(
     "jitmm: no instruction-cache backend for this architecture (add src/icache/<arch>.rs)"

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Builds jitmm's core (no LLVM) for other Linux architectures and runs its
+# core tests under qemu-user, on Debian 12 (bookworm) x86-64.
+#
+#   scripts/cross-test.sh ARCH... | all      install what is missing, then test
+#   scripts/cross-test.sh --no-install ARCH...
+#   scripts/cross-test.sh --install-only ARCH... | all
+#   scripts/cross-test.sh --skip-dualmap-reuse ARCH...   (see below; used by CI)
+#   scripts/cross-test.sh list
+#
+# ARCH: aarch64 armv7 i686 riscv64 ppc64le s390x mips64el loongarch64
+# (or a full Rust target triple). Extra arguments after `--` go to the test
+# binaries (e.g. `-- --nocapture`).
+#
+# Toolchain: Debian's rustc-web/cargo-web 1.96 with rust-web-src (std is
+# rebuilt with -Zbuild-std where Debian ships no prebuilt std for the target),
+# the distribution's cross gcc + libc, qemu-user 7.2. loongarch64 has no cross
+# gcc in bookworm: zig (PyPI `ziglang`) links it statically against musl.
+# Installing needs root (or sudo) and is idempotent.
+#
+# Env: JITMM_CROSS_TARGET_DIR (default target/cross), JITMM_CROSS_TESTS
+# (default "--lib --test core --test stale_code").
+#
+# What this proves: the code builds, links and runs on each architecture, the
+# protections and W^X hold, and the cache-maintenance instructions/syscalls
+# execute without faulting. qemu-user does NOT model stale instruction
+# caches: it retranslates code when the guest writes to code pages through
+# the executable address or changes their protection, so under Mprotect a
+# missing flush goes unnoticed; that needs real hardware.
+# Conversely, qemu-user 7.2 keeps running its old translation when code is
+# rewritten through a second (writable) mapping, whatever cache maintenance
+# follows (`ic ivau`, `icbi`, `fence.i`, cacheflush and riscv_flush_icache
+# are no-ops for its translation cache). So DualMap code placed at a reused
+# address runs stale under qemu-user — as it would on hardware without the
+# flush. --skip-dualmap-reuse leaves out exactly those tests (three in
+# tests/core.rs, the DualMap half of tests/stale_code.rs) and says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# short | triple | gnu prefix (cc prefix, qemu -L root) | qemu | libc dev package
+TABLE='
+aarch64     aarch64-unknown-linux-gnu        aarch64-linux-gnu        qemu-aarch64     libc6-dev-arm64-cross
+armv7       armv7-unknown-linux-gnueabihf    arm-linux-gnueabihf      qemu-arm         libc6-dev-armhf-cross
+i686        i686-unknown-linux-gnu           i686-linux-gnu           qemu-i386        libc6-dev-i386-cross
+riscv64     riscv64gc-unknown-linux-gnu      riscv64-linux-gnu        qemu-riscv64     libc6-dev-riscv64-cross
+ppc64le     powerpc64le-unknown-linux-gnu    powerpc64le-linux-gnu    qemu-ppc64le     libc6-dev-ppc64el-cross
+s390x       s390x-unknown-linux-gnu          s390x-linux-gnu          qemu-s390x       libc6-dev-s390x-cross
+mips64el    mips64el-unknown-linux-gnuabi64  mips64el-linux-gnuabi64  qemu-mips64el    libc6-dev-mips64el-cross
+loongarch64 loongarch64-unknown-linux-musl   zig                      qemu-loongarch64 -
+'
+ZIG_VENV=/opt/jitmm-zig
+# qemu 7.2 has no LSX: LP64D (+f,+d) without LSX, in Rust and in zig-built musl.
+LA_RUSTFLAGS="-C target-cpu=generic-la64 -C target-feature=+f,+d,-lsx -C link-self-contained=no"
+
+log() { echo "cross-test: $*" >&2; }
+row() { awk -v a="$1" '$1==a || $2==a' <<<"$TABLE"; }
+all_arches() { awk 'NF{print $1}' <<<"$TABLE"; }
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+apt_update() {
+  [ $apt_updated = 1 ] && return 0
+  as_root apt-get update -qq >&2 || log "apt-get update reported errors (continuing)"
+  apt_updated=1
+}
+
+apt_install() { # installs only what is missing; never upgrades
+  local missing=() p
+  for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  apt-cache show "${missing[0]%%:*}" >/dev/null 2>&1 || apt_update
+  log "apt-get install ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
+    apt_update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  }
+}
+
+install_arch() { # $1 short name
+  local short triple gnu qemu libc
+  read -r short triple gnu qemu libc <<<"$(row "$1")"
+  apt_install rustc-web cargo-web rust-web-src qemu-user
+  if [ "$gnu" != zig ]; then
+    apt_install "gcc-$gnu" "$libc"
+  fi
+  if [ "$short" = aarch64 ] && ! pkg_installed libstd-rust-web-dev:arm64; then
+    # Debian ships a prebuilt arm64 std of the same version: no -Zbuild-std.
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+      as_root dpkg --add-architecture arm64
+      apt_updated=0
+      apt_update
+    fi
+    local v
+    v=$(dpkg-query -W -f='${Version}' libstd-rust-web-dev)
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "libstd-rust-web-dev:arm64=$v" >&2 || log "prebuilt arm64 std not installable: using -Zbuild-std"
+  fi
+  if [ "$short" = loongarch64 ] && [ ! -x "$ZIG_VENV/bin/zcc-loongarch64" ]; then
+    apt_install python3-venv
+    as_root python3 -m venv "$ZIG_VENV" >&2
+    as_root "$ZIG_VENV/bin/pip" install -q ziglang cargo-zigbuild >&2
+    # `cargo-zigbuild zig cc` filters rustc's linker arguments for zig.
+    as_root sh -c "cat > $ZIG_VENV/bin/zcc-loongarch64" <<EOF
+#!/bin/sh
+export CARGO_ZIGBUILD_ZIG_COMMAND=$ZIG_VENV/bin/python3 CARGO_ZIGBUILD_ZIG_COMMAND_ARGS='-m ziglang'
+exec $ZIG_VENV/bin/cargo-zigbuild zig cc -- -g -fno-sanitize=all -mcpu=generic_la64+f+d -target loongarch64-linux-musl "\$@"
+EOF
+    as_root sh -c "printf '#!/bin/sh\nexec $ZIG_VENV/bin/python3 -m ziglang ar \"\$@\"\n' > $ZIG_VENV/bin/zar"
+    as_root chmod +x "$ZIG_VENV/bin/zcc-loongarch64" "$ZIG_VENV/bin/zar"
+  fi
+}
+
+test_arch() { # $1 short name, rest: test-binary args
+  local short triple gnu qemu libc U u
+  read -r short triple gnu qemu libc <<<"$(row "$1")"
+  shift
+  U=$(tr 'a-z-' 'A-Z_' <<<"$triple")
+  u=$(tr '-' '_' <<<"$triple")
+  # rustup's proxies may shadow Debian's toolchain on PATH: name all three.
+  export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+  if [ "$gnu" = zig ]; then
+    export "CARGO_TARGET_${U}_RUNNER=$qemu"
+    export "CARGO_TARGET_${U}_RUSTFLAGS=$LA_RUSTFLAGS"
+    export "CARGO_TARGET_${U}_LINKER=$ZIG_VENV/bin/zcc-loongarch64" \
+      "CC_${u}=$ZIG_VENV/bin/zcc-loongarch64" "AR_${u}=$ZIG_VENV/bin/zar"
+  else
+    # -L alone lets the cross ld.so pick up a host-installed libc of another
+    # build (multiarch, /etc/ld.so.cache) and hang in pthread_create.
+    export "CARGO_TARGET_${U}_RUNNER=$qemu -L /usr/$gnu -E LD_LIBRARY_PATH=/usr/$gnu/lib"
+    export "CARGO_TARGET_${U}_LINKER=$gnu-gcc" "CC_${u}=$gnu-gcc" "AR_${u}=$gnu-ar"
+    # MIPS objects without a GNU-stack note make ld mark the stack (and every
+    # thread stack) executable, which the tests' W^X check rightly reports.
+    [ "$short" = mips64el ] && export "CARGO_TARGET_${U}_RUSTFLAGS=-C link-arg=-Wl,-z,noexecstack"
+  fi
+  local std=(-Zbuild-std)
+  [ -d "/usr/lib/rustlib/$triple/lib" ] && std=()
+  local tests
+  read -r -a tests <<<"${JITMM_CROSS_TESTS:---lib --test core --test stale_code}"
+  log "=== $short ($triple)"
+  CARGO_TARGET_DIR="${JITMM_CROSS_TARGET_DIR:-target/cross}" \
+    /usr/bin/cargo test --no-fail-fast "${std[@]}" --target "$triple" --no-default-features "${tests[@]}" -- "$@"
+}
+
+install=1
+test=1
+skip_reuse=0
+arches=()
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-install) install=0 ;;
+    --install-only) test=0 ;;
+    --skip-dualmap-reuse) skip_reuse=1 ;;
+    list) all_arches; exit 0 ;;
+    all) mapfile -t arches < <(all_arches) ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    *) [ -n "$(row "$1")" ] || { log "unknown architecture $1 (see: $0 list)"; exit 2; }
+       arches+=("$(row "$1" | awk '{print $1}')") ;;
+  esac
+  shift
+done
+# Tests run one at a time: several fork children, and qemu-user can deadlock
+# a child forked while another guest thread holds one of its internal locks.
+[ ${#extra[@]} -gt 0 ] || extra=(--test-threads=1)
+if [ $skip_reuse = 1 ]; then
+  log "skipping DualMap address-reuse tests (qemu-user keeps stale translations of code rewritten through a second mapping)"
+  export JITMM_STALE_STRATEGIES=mprotect
+  for t in code_runs_and_is_patched_by_a_new_object executing_the_writable_view_faults_in_a_child \
+           writing_finalized_code_faults_in_a_child; do
+    extra+=(--skip "$t")
+  done
+fi
+[ ${#arches[@]} -gt 0 ] || { sed -n '2,38p' "$0"; exit 2; }
+
+if [ $install = 1 ]; then
+  for a in "${arches[@]}"; do install_arch "$a"; done
+fi
+[ $test = 1 ] || exit 0
+
+passed=()
+failed=()
+for a in "${arches[@]}"; do
+  start=$SECONDS
+  if test_arch "$a" "${extra[@]}"; then
+    passed+=("$a ($((SECONDS - start)) s)")
+  else
+    failed+=("$a ($((SECONDS - start)) s)")
+  fi
+done
+echo "cross-test summary:"
+for p in "${passed[@]}"; do echo "  PASS $p"; done
+for f in "${failed[@]}"; do echo "  FAIL $f"; done
+[ ${#failed[@]} -eq 0 ]

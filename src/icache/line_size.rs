@@ -1,0 +1,53 @@
+//! Cache-line sizes reported by the kernel or the CPU (auxiliary vector on
+//! PowerPC, `rdhwr $1` SYNCI_Step on MIPS), kept free of assembly so that
+//! the decoding is unit-tested on every host.
+
+/// Line size used when the reported value is unusable (0 or not a power of
+/// two). Smaller than any real line, so stepping by it never skips a line.
+pub const FALLBACK_LINE: usize = 32;
+
+/// A usable line size from a reported value: the value itself when it is a
+/// power of two of at least 4 bytes, else [`FALLBACK_LINE`].
+pub fn from_reported(value: u64) -> usize {
+    match usize::try_from(value) {
+        Ok(v) if v >= 4 && v.is_power_of_two() => v,
+        _ => FALLBACK_LINE,
+    }
+}
+
+/// MIPS `rdhwr $1` (SYNCI_Step): the `synci` stride in bytes, or `None` when
+/// it reads 0, meaning no instruction-cache maintenance is needed.
+pub fn synci_step(value: u64) -> Option<usize> {
+    if value == 0 {
+        None
+    } else {
+        Some(from_reported(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn power_of_two_values_are_used() {
+        assert_eq!(from_reported(128), 128);
+        assert_eq!(from_reported(32), 32);
+        assert_eq!(from_reported(64), 64);
+    }
+
+    #[test]
+    fn unusable_values_fall_back_to_the_small_line() {
+        assert_eq!(from_reported(0), FALLBACK_LINE);
+        assert_eq!(from_reported(96), FALLBACK_LINE);
+        assert_eq!(from_reported(2), FALLBACK_LINE);
+        assert_eq!(from_reported(u64::MAX), FALLBACK_LINE);
+    }
+
+    #[test]
+    fn synci_step_zero_means_no_maintenance() {
+        assert_eq!(synci_step(0), None);
+        assert_eq!(synci_step(32), Some(32));
+        assert_eq!(synci_step(48), Some(FALLBACK_LINE));
+    }
+}
