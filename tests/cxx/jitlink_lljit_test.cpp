@@ -1,0 +1,448 @@
+// LLJIT on JITLink with jitmm, from C++: through
+// jitmm::createJITLinkMemoryManager in an ObjectLinkingLayer, and through the
+// C creator jitmm_orc_jitlink_layer; under DualMap and Mprotect.
+//
+// Modules call each other and host functions; a C++ exception thrown in
+// host code unwinds through JIT-compiled frames (one plain, one with a
+// cleanup landing pad) and is caught in host code; the module is then
+// removed and a module with a different frame layout is loaded at the
+// reused addresses, and unwinding through it is still correct (stale unwind
+// info for the old code would send the unwinder astray).  And four threads
+// add IR modules to one LLJIT with concurrent compilation.
+//
+// Built with -fexceptions after llvm-config's flags.  Prints
+// "N passed, M failed".
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <llvm/ExecutionEngine/JITLink/EHFrameSupport.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IRReader/IRReader.h>
+#include <llvm/Support/SourceMgr.h>
+#include <llvm/Support/TargetSelect.h>
+
+#include "jitmm.hpp"
+
+using namespace llvm;
+using namespace llvm::orc;
+
+static int passed = 0, failed = 0;
+
+#define CHECK(cond)                                                                            \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
+      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                             \
+      ok = false;                                                                              \
+    }                                                                                          \
+  } while (0)
+
+#define CHECK_OK(err)                                                                          \
+  do {                                                                                         \
+    if (Error e_ = (err)) {                                                                    \
+      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, toString(std::move(e_)).c_str());  \
+      ok = false;                                                                              \
+    }                                                                                          \
+  } while (0)
+
+// ---- Host side --------------------------------------------------------------
+
+struct HostError {
+  int value;
+};
+
+static int cleanups = 0;
+static long fills = 0;
+
+extern "C" void host_throw(int value) { throw HostError{value}; }
+extern "C" void host_note(int) { ++cleanups; }
+extern "C" void host_fill(long *buf, long n) {
+  for (long i = 0; i < n; ++i)
+    buf[i] = i;
+  fills += n;
+}
+extern "C" long host_add(long a, long b) { return a + b; }
+
+static int wx_mappings() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int n = 0;
+  while (std::getline(maps, line)) {
+    char perms[8] = {};
+    if (std::sscanf(line.c_str(), "%*lx-%*lx %7s", perms) == 1 && std::strchr(perms, 'w') &&
+        std::strchr(perms, 'x')) {
+      std::printf("W+X mapping: %s\n", line.c_str());
+      ++n;
+    }
+  }
+  return n;
+}
+
+static jitmm_stats stats() {
+  jitmm_stats s{};
+  jitmm_stats_get(&s);
+  return s;
+}
+
+static uint64_t live_bytes(const jitmm_stats &s) {
+  return s.bytes_live_code + s.bytes_live_rodata + s.bytes_live_rwdata;
+}
+
+// ---- JIT side -----------------------------------------------------------------
+
+// Frames that let the exception pass: a plain one, and one whose cleanup
+// landing pad runs (needs the LSDA and the personality) and resumes.
+static const char *module_a = R"(
+declare void @host_throw(i32)
+declare void @host_note(i32)
+declare i32 @__gxx_personality_v0(...)
+
+define void @jit_pass(i32 %v) uwtable {
+  call void @host_throw(i32 %v)
+  ret void
+}
+
+define void @jit_cleanup(i32 %v) uwtable personality ptr @__gxx_personality_v0 {
+entry:
+  invoke void @host_throw(i32 %v) to label %ok unwind label %lp
+ok:
+  ret void
+lp:
+  %e = landingpad { ptr, i32 } cleanup
+  call void @host_note(i32 %v)
+  resume { ptr, i32 } %e
+}
+)";
+
+// Calls into module A and the host.
+static const char *module_b = R"(
+declare void @jit_cleanup(i32)
+declare i64 @host_add(i64, i64)
+
+define i64 @jit_sum(i64 %a, i64 %b) {
+  %s = call i64 @host_add(i64 %a, i64 %b)
+  %t = mul i64 %s, 2
+  ret i64 %t
+}
+
+define void @jit_through_a(i32 %v) uwtable {
+  call void @jit_cleanup(i32 %v)
+  ret void
+}
+)";
+
+// Loaded where module A was: a different frame (a large stack buffer, so
+// the canonical frame address differs from jit_pass's) and a cleanup.
+static const char *module_c = R"(
+declare void @host_throw(i32)
+declare void @host_note(i32)
+declare void @host_fill(ptr, i64)
+declare i32 @__gxx_personality_v0(...)
+
+define void @jit_deep(i32 %v) uwtable personality ptr @__gxx_personality_v0 {
+entry:
+  %buf = alloca [300 x i64], align 16
+  call void @host_fill(ptr %buf, i64 300)
+  invoke void @host_throw(i32 %v) to label %ok unwind label %lp
+ok:
+  ret void
+lp:
+  %e = landingpad { ptr, i32 } cleanup
+  call void @host_note(i32 %v)
+  resume { ptr, i32 } %e
+}
+
+define void @jit_deep_plain(i32 %v) uwtable {
+  %buf = alloca [40 x i64], align 16
+  call void @host_fill(ptr %buf, i64 40)
+  call void @jit_deep(i32 %v)
+  ret void
+}
+)";
+
+static Expected<ThreadSafeModule> parse(const char *ir, const char *name) {
+  auto context = std::make_unique<LLVMContext>();
+  SMDiagnostic diag;
+  auto module = parseIR(MemoryBufferRef(ir, name), diag, *context);
+  if (!module)
+    return make_error<StringError>(std::string(name) + ": " + diag.getMessage().str(),
+                                   inconvertibleErrorCode());
+  return ThreadSafeModule(std::move(module), std::move(context));
+}
+
+enum class Via { CxxManager, CLayer };
+
+static Expected<std::unique_ptr<LLJIT>> make_jit(Via via, const jitmm::Config *config,
+                                                 bool concurrent = false) {
+  auto jtmb = JITTargetMachineBuilder::detectHost();
+  if (!jtmb)
+    return jtmb.takeError();
+  // What the jitmm layers expect (LLJIT only picks these for its own layer).
+  jtmb->setRelocationModel(Reloc::PIC_);
+  jtmb->setCodeModel(CodeModel::Small);
+  LLJITBuilder builder;
+  builder.setJITTargetMachineBuilder(std::move(*jtmb));
+  // One TargetMachine per compile, so that threads may compile at once.
+  builder.setSupportConcurrentCompilation(concurrent);
+  if (via == Via::CxxManager) {
+    builder.setObjectLinkingLayerCreator(
+        [config](ExecutionSession &es, const Triple &) -> Expected<std::unique_ptr<ObjectLayer>> {
+          auto manager = jitmm::createJITLinkMemoryManager(*config);
+          if (!manager)
+            return make_error<StringError>(jitmm_last_error(), inconvertibleErrorCode());
+          auto layer = std::make_unique<ObjectLinkingLayer>(es, std::move(manager));
+          layer->addPlugin(std::make_unique<EHFrameRegistrationPlugin>(
+              es, std::make_unique<jitlink::InProcessEHFrameRegistrar>()));
+          return std::move(layer);
+        });
+  } else {
+    builder.setObjectLinkingLayerCreator(
+        [config](ExecutionSession &es, const Triple &tt) -> Expected<std::unique_ptr<ObjectLayer>> {
+          LLVMOrcObjectLayerRef layer = jitmm_orc_jitlink_layer(
+              const_cast<jitmm::Config *>(config), reinterpret_cast<LLVMOrcExecutionSessionRef>(&es),
+              tt.str().c_str());
+          if (!layer)
+            return make_error<StringError>(jitmm_last_error(), inconvertibleErrorCode());
+          return std::unique_ptr<ObjectLayer>(reinterpret_cast<ObjectLayer *>(layer));
+        });
+  }
+  auto jit = builder.create();
+  if (!jit)
+    return jit.takeError();
+  auto &jd = (*jit)->getMainJITDylib();
+  auto &es = (*jit)->getExecutionSession();
+  SymbolMap host;
+  auto define = [&](const char *name, void *addr) {
+    host[(*jit)->mangleAndIntern(name)] = {ExecutorAddr::fromPtr(addr),
+                                           JITSymbolFlags::Exported | JITSymbolFlags::Callable};
+  };
+  define("host_throw", reinterpret_cast<void *>(&host_throw));
+  define("host_note", reinterpret_cast<void *>(&host_note));
+  define("host_fill", reinterpret_cast<void *>(&host_fill));
+  define("host_add", reinterpret_cast<void *>(&host_add));
+  if (Error err = jd.define(absoluteSymbols(std::move(host))))
+    return std::move(err);
+  // The personality routine and the rest of the C++ runtime.
+  auto gen = DynamicLibrarySearchGenerator::GetForCurrentProcess(
+      (*jit)->getDataLayout().getGlobalPrefix());
+  if (!gen)
+    return gen.takeError();
+  jd.addGenerator(std::move(*gen));
+  (void)es;
+  return jit;
+}
+
+template <typename T> static T lookup(LLJIT &jit, const char *name, bool &ok) {
+  auto addr = jit.lookup(name);
+  if (!addr) {
+    std::printf("FAIL lookup %s: %s\n", name, toString(addr.takeError()).c_str());
+    ok = false;
+    return nullptr;
+  }
+  return addr->toPtr<T>();
+}
+
+// Calls f(v) and returns the value of the HostError caught, or -1.
+static int caught(void (*f)(int), int v) {
+  try {
+    f(v);
+  } catch (const HostError &e) {
+    return e.value;
+  } catch (...) {
+    return -2;
+  }
+  return -1;
+}
+
+static bool exceptions_through_jit_frames(Via via, jitmm_strategy strategy) {
+  bool ok = true;
+  jitmm::Config config{};
+  config.strategy = strategy;
+  auto before = stats();
+  {
+    auto jit = make_jit(via, &config);
+    CHECK_OK(jit.takeError());
+    if (!jit)
+      return false;
+    auto &jd = (*jit)->getMainJITDylib();
+
+    auto rt_a = jd.createResourceTracker();
+    auto tsm_a = parse(module_a, "a");
+    CHECK_OK(tsm_a.takeError());
+    if (!tsm_a)
+      return false;
+    CHECK_OK((*jit)->addIRModule(rt_a, std::move(*tsm_a)));
+    auto rt_b = jd.createResourceTracker();
+    auto tsm_b = parse(module_b, "b");
+    CHECK_OK(tsm_b.takeError());
+    if (!tsm_b)
+      return false;
+    CHECK_OK((*jit)->addIRModule(rt_b, std::move(*tsm_b)));
+
+    auto pass = lookup<void (*)(int)>(**jit, "jit_pass", ok);
+    auto cleanup = lookup<void (*)(int)>(**jit, "jit_cleanup", ok);
+    auto sum = lookup<long (*)(long, long)>(**jit, "jit_sum", ok);
+    auto through = lookup<void (*)(int)>(**jit, "jit_through_a", ok);
+    if (!ok)
+      return false;
+    CHECK(wx_mappings() == 0);
+    CHECK(sum(20, 1) == 42);
+    CHECK(caught(pass, 7) == 7);
+    cleanups = 0;
+    CHECK(caught(cleanup, 8) == 8);
+    CHECK(cleanups == 1);
+    // Two JIT frames from two modules.
+    CHECK(caught(through, 9) == 9);
+    CHECK(cleanups == 2);
+
+    // Remove everything, then load C where A and B were.
+    uintptr_t old_pass = reinterpret_cast<uintptr_t>(pass);
+    uintptr_t old_cleanup = reinterpret_cast<uintptr_t>(cleanup);
+    CHECK_OK(rt_b->remove());
+    CHECK_OK(rt_a->remove());
+    auto rt_c = jd.createResourceTracker();
+    auto tsm_c = parse(module_c, "c");
+    CHECK_OK(tsm_c.takeError());
+    if (!tsm_c)
+      return false;
+    CHECK_OK((*jit)->addIRModule(rt_c, std::move(*tsm_c)));
+    auto deep = lookup<void (*)(int)>(**jit, "jit_deep", ok);
+    auto deep_plain = lookup<void (*)(int)>(**jit, "jit_deep_plain", ok);
+    if (!ok)
+      return false;
+    uintptr_t lo = std::min(old_pass, old_cleanup);
+    uintptr_t hi = std::max(old_pass, old_cleanup);
+    uintptr_t d = reinterpret_cast<uintptr_t>(deep);
+    uintptr_t dp = reinterpret_cast<uintptr_t>(deep_plain);
+    std::printf("  module A code at %#lx..%#lx, module C code at %#lx, %#lx\n", (unsigned long)lo,
+                (unsigned long)hi, (unsigned long)d, (unsigned long)dp);
+    // The new code occupies the old code's addresses.
+    CHECK((d >= lo && d <= hi + 64) || (dp >= lo && dp <= hi + 64));
+    CHECK(wx_mappings() == 0);
+    cleanups = 0;
+    fills = 0;
+    CHECK(caught(deep, 10) == 10);
+    CHECK(cleanups == 1);
+    CHECK(caught(deep_plain, 11) == 11);
+    CHECK(cleanups == 2);
+    CHECK(fills == 300 + 40 + 300);
+    CHECK_OK(rt_c->remove());
+    auto mid = stats();
+    CHECK(mid.objects_live <= before.objects_live + 2);
+  }
+  auto after = stats();
+  CHECK(after.objects_live == before.objects_live);
+  CHECK(live_bytes(after) == live_bytes(before));
+  return ok;
+}
+
+// Four threads add IR modules to one LLJIT (compiled and linked on the
+// adding thread), call them, and remove them; every module calls the host
+// and a shared module.
+static bool four_threads_adding_modules(Via via, jitmm_strategy strategy) {
+  bool ok = true;
+  jitmm::Config config{};
+  config.strategy = strategy;
+  auto before = stats();
+  {
+    auto jit = make_jit(via, &config, true);
+    CHECK_OK(jit.takeError());
+    if (!jit)
+      return false;
+    auto tsm_b = parse(module_b, "b");
+    CHECK_OK(tsm_b.takeError());
+    if (!tsm_b)
+      return false;
+    CHECK_OK((*jit)->addIRModule(std::move(*tsm_b)));
+    CHECK_OK((*jit)->addIRModule(cantFail(parse(module_a, "a"))));
+    // Linked before the threads start (see orc_jitlink.rs on LLVM 19).
+    auto sum = lookup<long (*)(long, long)>(**jit, "jit_sum", ok);
+    if (!ok)
+      return false;
+    CHECK(sum(1, 2) == 6);
+    std::atomic<int> errors{0}, wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 40; ++i) {
+          std::string name = "f_" + std::to_string(t) + "_" + std::to_string(i);
+          std::string ir = "declare i64 @jit_sum(i64, i64)\ndeclare i64 @host_add(i64, i64)\n"
+                           "@k = internal global i64 " +
+                           std::to_string(i) + "\ndefine i64 @" + name +
+                           "(i64 %x) {\n  %k = load i64, ptr @k\n"
+                           "  %a = call i64 @jit_sum(i64 %x, i64 %k)\n"
+                           "  %b = call i64 @host_add(i64 %a, i64 1)\n  ret i64 %b\n}\n";
+          auto tsm = parse(ir.c_str(), name.c_str());
+          if (!tsm) {
+            consumeError(tsm.takeError());
+            ++errors;
+            continue;
+          }
+          auto rt = (*jit)->getMainJITDylib().createResourceTracker();
+          if (Error e = (*jit)->addIRModule(rt, std::move(*tsm))) {
+            consumeError(std::move(e));
+            ++errors;
+            continue;
+          }
+          auto addr = (*jit)->lookup(name);
+          if (!addr) {
+            consumeError(addr.takeError());
+            ++errors;
+            continue;
+          }
+          long x = t * 1000;
+          if (addr->toPtr<long (*)(long)>()(x) != 2 * (x + i) + 1)
+            ++wrong;
+          if (Error e = rt->remove()) {
+            consumeError(std::move(e));
+            ++errors;
+          }
+        }
+      });
+    }
+    for (auto &thread : threads)
+      thread.join();
+    CHECK(errors == 0);
+    CHECK(wrong == 0);
+    CHECK(wx_mappings() == 0);
+  }
+  auto after = stats();
+  CHECK(after.objects_live == before.objects_live);
+  CHECK(live_bytes(after) == live_bytes(before));
+  return ok;
+}
+
+int main() {
+  // Keep what was printed if a case crashes.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  InitializeNativeTarget();
+  InitializeNativeTargetAsmPrinter();
+  InitializeNativeTargetAsmParser();
+  for (jitmm_strategy strategy : {JITMM_STRATEGY_DUALMAP, JITMM_STRATEGY_MPROTECT}) {
+    for (Via via : {Via::CxxManager, Via::CLayer}) {
+      bool ok = exceptions_through_jit_frames(via, strategy);
+      std::printf("%s exceptions_through_jit_frames (%s, %s)\n", ok ? "ok  " : "FAIL",
+                  via == Via::CxxManager ? "createJITLinkMemoryManager" : "jitmm_orc_jitlink_layer",
+                  strategy == JITMM_STRATEGY_DUALMAP ? "dualmap" : "mprotect");
+      (ok ? passed : failed)++;
+      ok = four_threads_adding_modules(via, strategy);
+      std::printf("%s four_threads_adding_modules (%s, %s)\n", ok ? "ok  " : "FAIL",
+                  via == Via::CxxManager ? "createJITLinkMemoryManager" : "jitmm_orc_jitlink_layer",
+                  strategy == JITMM_STRATEGY_DUALMAP ? "dualmap" : "mprotect");
+      (ok ? passed : failed)++;
+    }
+  }
+  std::printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
