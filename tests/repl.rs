@@ -1,0 +1,218 @@
+//! The Kaleidoscope REPL (examples/repl) driven through a pipe, as scripts
+//! and users drive it: every construct, errors that do not end the session,
+//! and a soak of 100,000 expressions whose code must not accumulate.
+#![cfg(feature = "llvm19")]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// `target/<profile>/examples/repl`, built by `cargo test` before the tests.
+fn repl_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/repl");
+    assert!(
+        binary.exists(),
+        "{binary:?} missing: cargo test builds examples first"
+    );
+    binary
+}
+
+fn run(args: &[&str], script: &str) -> String {
+    let mut child = Command::new(repl_binary())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let script = script.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "repl {args:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const SCRIPT: &str = "\
+# every construct
+def fib(n) if n < 2 then n else fib(n - 1) + fib(n - 2);
+fib(15)
+extern sqrt(x); extern sin(x)
+sqrt(16) + sin(0)
+1 + 2 * 3 - 4 / 2
+(1 + 2) * 3
+3 > 2; 2 > 3; 1 < 2
+-5 + 1
+def count(n) for i = 0, i < n, 2 in printd(i);
+count(5)
+def twice(x) x * 2;
+def quad(x) twice(twice(x));
+quad(3)
+def twice(x) x * 10;
+quad(3)
+putchard(72) + putchard(105) + putchard(10)
+# errors, then the session goes on
+nosuch(1)
+twice(1, 2)
+def bad(x) x +;
+foo
+y + 1
+extern not_a_symbol_anywhere(x)
+7 / 2
+";
+
+const EXPECTED: &str = "\
+defined fib(n)
+=> 610
+extern sqrt(x)
+extern sin(x)
+=> 4
+=> 5
+=> 9
+=> 1
+=> 0
+=> 1
+=> -4
+defined count(n)
+0
+2
+4
+6
+=> 0
+defined twice(x)
+defined quad(x)
+=> 12
+defined twice(x)
+=> 300
+Hi
+=> 0
+error: col 1: unknown function 'nosuch'
+error: col 1: twice takes 1 argument(s), 2 given
+error: col 15: expected an expression
+error: col 1: unknown variable 'foo'
+error: col 1: unknown variable 'y'
+error: no host function 'not_a_symbol_anywhere'
+=> 3.5
+";
+
+#[test]
+fn script_covering_every_construct_on_each_backend() {
+    for backend in ["mcjit", "orc-rtdyld", "orc-jitlink"] {
+        let out = run(&["--backend", backend], SCRIPT);
+        assert_eq!(out, EXPECTED, "backend {backend}");
+    }
+}
+
+#[test]
+fn commands_and_bad_arguments() {
+    let out = run(&[], ":help\n:stats\n:nope\n1 + 1\n:quit\n2 + 2\n");
+    assert!(out.contains("Kaleidoscope on jitmm"));
+    assert!(out.contains("jitmm: objects live"));
+    assert!(out.contains("error: unknown command :nope"));
+    assert!(out.contains("=> 2\n"));
+    assert!(!out.contains("=> 4"), ":quit ends the session");
+    let status = Command::new(repl_binary())
+        .args(["--backend", "interpreter"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(String::from_utf8_lossy(&status.stderr).contains("unknown backend"));
+}
+
+/// Figures printed by `:stats`.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    bytes_live: u64,
+    jitmm_vmas: u64,
+    rss_kib: u64,
+    process_vmas: u64,
+}
+
+fn number_after(line: &str, key: &str) -> u64 {
+    let rest = &line[line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len()..];
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn figures(out: &str) -> Vec<Figures> {
+    let lines: Vec<&str> = out.lines().collect();
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("jitmm: objects live"))
+        .map(|(i, l)| {
+            let process = lines[i + 2];
+            Figures {
+                bytes_live: number_after(l, "bytes live"),
+                jitmm_vmas: number_after(l, "VMAs"),
+                rss_kib: number_after(process, "rss_kib"),
+                process_vmas: number_after(process, "vmas"),
+            }
+        })
+        .collect()
+}
+
+/// 100,000 top-level expressions, `:stats` after 10,000 and 100,000.
+fn soak_script() -> String {
+    let mut script = String::from("def poly(x) x * x + 3 * x + 1;\n");
+    for i in 0..100_000u32 {
+        script.push_str(&format!("poly({}) - {}\n", i % 1000, i % 7));
+        if i + 1 == 10_000 || i + 1 == 100_000 {
+            script.push_str(":stats\n");
+        }
+    }
+    script
+}
+
+#[test]
+fn soak_100k_expressions_keep_memory_flat() {
+    let script = soak_script();
+    let llvm_script = script.clone();
+    // LLVM's SectionMemoryManager, side by side (run concurrently).
+    let llvm = std::thread::spawn(move || run(&["--memory-manager", "llvm"], &llvm_script));
+    let out = run(&[], &script);
+    let values = out.lines().filter(|l| l.starts_with("=> ")).count();
+    assert_eq!(values, 100_000);
+    assert!(out.contains("=> 5\n"), "poly(1) - 0");
+    let f = figures(&out);
+    assert_eq!(f.len(), 2);
+    let growth = f[1].rss_kib as i64 - f[0].rss_kib as i64;
+    let l = figures(&llvm.join().unwrap());
+    let llvm_growth = l[1].rss_kib as i64 - l[0].rss_kib as i64;
+    println!(
+        "jitmm: at 10k / 100k expressions: bytes live {} / {}, jitmm VMAs {} / {}, \
+         process VMAs {} / {}, RSS {} / {} KiB (growth {growth} KiB)",
+        f[0].bytes_live,
+        f[1].bytes_live,
+        f[0].jitmm_vmas,
+        f[1].jitmm_vmas,
+        f[0].process_vmas,
+        f[1].process_vmas,
+        f[0].rss_kib,
+        f[1].rss_kib
+    );
+    println!(
+        "SectionMemoryManager: process VMAs {} / {}, RSS {} / {} KiB (growth {llvm_growth} KiB)",
+        l[0].process_vmas, l[1].process_vmas, l[0].rss_kib, l[1].rss_kib
+    );
+    assert_eq!(f[0].bytes_live, f[1].bytes_live, "live bytes flat");
+    assert_eq!(f[0].jitmm_vmas, f[1].jitmm_vmas, "VMAs flat");
+    assert!(growth < 5 * 1024, "RSS grew by {growth} KiB");
+}
