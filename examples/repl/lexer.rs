@@ -28,14 +28,15 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// Splits one line into tokens; `#` starts a comment to the end of the line.
-pub fn lex(line: &str) -> Result<Vec<Spanned>, SyntaxError> {
-    let chars: Vec<char> = line.chars().collect();
+/// Splits text that starts at column `first_col` of its line into tokens;
+/// `#` starts a comment to the end of the line.
+pub fn lex_at(text: &str, first_col: usize) -> Result<Vec<Spanned>, SyntaxError> {
+    let chars: Vec<char> = text.chars().collect();
     let mut tokens = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        let col = i + 1;
+        let col = first_col + i;
         if c.is_whitespace() {
             i += 1;
         } else if c == '#' {
@@ -88,7 +89,7 @@ mod tests {
 
     #[test]
     fn columns_and_comments() {
-        let t = lex("def f(x) x*2.5 # note").unwrap();
+        let t = lex_at("def f(x) x*2.5 # note", 1).unwrap();
         assert_eq!(
             t[0],
             Spanned {
@@ -100,6 +101,6 @@ mod tests {
         assert_eq!(t[6].token, Token::Number(2.5));
         assert_eq!(t[6].col, 12);
         assert_eq!(t.len(), 7);
-        assert!(lex("1..2").is_err());
+        assert!(lex_at("1..2", 1).is_err());
     }
 }

@@ -29,7 +29,8 @@ Kaleidoscope on jitmm. Entries end with ';' (or the end of the line).
   extern name(a)           declare a host function (sin, cos, sqrt, putchard, printd, ...)
   expression               compile, run, print, free
   if c then a else b       for i = start, cond[, step] in body
-  :stats   jitmm's counters    :help   this text    :quit   leave";
+  :stats   jitmm's counters    :help   this text    :quit   leave
+Unbounded recursion overflows the stack and ends the process, as in LLVM's tutorial.";
 
 struct Options {
     backend: String,

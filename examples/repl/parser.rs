@@ -2,45 +2,34 @@
 //! Kaleidoscope tutorial (plus `/` and `>`).
 
 use crate::ast::{Entry, Expr, Function, Prototype};
-use crate::lexer::{lex, Spanned, SyntaxError, Token};
+use crate::lexer::{lex_at, Spanned, SyntaxError, Token};
 
-/// Parses a line into its `;`-separated entries.
+/// Parses a line into its `;`-separated entries. Each entry stands alone:
+/// a mistake in one is reported and the others still run.
 pub fn parse_line(line: &str) -> Vec<Result<Entry, SyntaxError>> {
-    let tokens = match lex(line) {
-        Ok(tokens) => tokens,
-        Err(e) => return vec![Err(e)],
-    };
-    let mut parser = Parser {
-        tokens,
-        pos: 0,
-        end_col: line.chars().count() + 1,
-    };
+    let code = line.split('#').next().unwrap_or("");
     let mut entries = Vec::new();
-    loop {
-        while parser.eat_char(';') {}
-        if parser.peek().is_none() {
-            break;
-        }
-        let entry = parser.entry();
-        let failed = entry.is_err();
-        entries.push(entry);
-        if failed {
-            // Skip to the next `;` and go on with the rest of the line.
-            while let Some(t) = parser.peek() {
-                let at_separator = t.token == Token::Char(';');
-                parser.pos += 1;
-                if at_separator {
-                    break;
-                }
+    let mut first_col = 1;
+    for piece in code.split(';') {
+        let piece_col = first_col;
+        first_col += piece.chars().count() + 1;
+        let tokens = match lex_at(piece, piece_col) {
+            Ok(tokens) if tokens.is_empty() => continue,
+            Ok(tokens) => tokens,
+            Err(e) => {
+                entries.push(Err(e));
+                continue;
             }
-        } else if parser.peek().is_some() && !parser.eat_char(';') {
-            let col = parser.col();
-            entries.push(Err(SyntaxError {
-                col,
-                message: "expected ';' between entries".into(),
-            }));
-            break;
-        }
+        };
+        let mut parser = Parser {
+            tokens,
+            pos: 0,
+            end_col: first_col - 1,
+        };
+        entries.push(parser.entry().and_then(|entry| match parser.peek() {
+            None => Ok(entry),
+            Some(_) => parser.error("unexpected text after the entry (missing ';'?)"),
+        }));
     }
     entries
 }
@@ -76,6 +65,16 @@ impl Parser {
             col: self.col(),
             message: message.into(),
         })
+    }
+
+    fn expect_close_or_comma(&mut self) -> ParseResult<bool> {
+        if self.eat_char(')') {
+            Ok(true)
+        } else if self.eat_char(',') {
+            Ok(false)
+        } else {
+            self.error("expected ')' or ','")
+        }
     }
 
     fn eat_char(&mut self, c: char) -> bool {
@@ -133,10 +132,9 @@ impl Parser {
         if !self.eat_char(')') {
             loop {
                 params.push(self.ident("parameter name")?);
-                if self.eat_char(')') {
+                if self.expect_close_or_comma()? {
                     break;
                 }
-                self.expect_char(',')?;
             }
         }
         Ok(Prototype { name, params })
@@ -211,10 +209,9 @@ impl Parser {
                 if !self.eat_char(')') {
                     loop {
                         args.push(self.expression()?);
-                        if self.eat_char(')') {
+                        if self.expect_close_or_comma()? {
                             break;
                         }
-                        self.expect_char(',')?;
                     }
                 }
                 Ok(Expr::Call {
@@ -297,6 +294,17 @@ mod tests {
         assert!(entries[0].is_ok());
         let err = entries[1].as_ref().unwrap_err();
         assert_eq!(err.col, 16);
+        assert_eq!(err.message, "expected ')' or ','");
         assert!(entries[2].is_ok());
+    }
+
+    #[test]
+    fn a_bad_entry_does_not_spoil_its_neighbours() {
+        let entries = parse_line("1; 2; 1.2.3; 4 # 5; 6");
+        assert_eq!(entries.len(), 4);
+        assert_eq!(entries[2].as_ref().unwrap_err().col, 7);
+        assert!(entries[3].is_ok());
+        let entries = parse_line("1; 2)");
+        assert_eq!(entries[1].as_ref().unwrap_err().col, 5);
     }
 }

@@ -212,6 +212,9 @@ impl Session {
         if name == EXPR_NAME {
             return Err(format!("'{EXPR_NAME}' is reserved"));
         }
+        if host::functions().iter().any(|(n, _, _)| *n == name) {
+            return Err(format!("{name} is a host function and cannot be redefined"));
+        }
         // The new definition, then every function bound to the old one, in
         // definition order; arities seen by the codegen are the new ones.
         let dependents = self.dependents(&name);
