@@ -70,6 +70,8 @@ def bad(x) x +;
 foo
 y + 1
 extern not_a_symbol_anywhere(x)
+1; 1.2.3; 2)
+def printd(x) x
 7 / 2
 ";
 
@@ -100,10 +102,14 @@ Hi
 => 0
 error: col 1: unknown function 'nosuch'
 error: col 1: twice takes 1 argument(s), 2 given
-error: col 15: expected an expression
+error: col 15: unexpected end of input: expected an expression
 error: col 1: unknown variable 'foo'
 error: col 1: unknown variable 'y'
 error: no host function 'not_a_symbol_anywhere'
+=> 1
+error: col 4: bad number \"1.2.3\"
+error: col 12: unexpected text after the entry (missing ';'?)
+error: printd is a host function and cannot be redefined
 => 3.5
 ";
 
