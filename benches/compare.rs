@@ -1,0 +1,435 @@
+//! jitmm side by side with LLVM's own memory managers, in one table.
+//!
+//! Builds `benches/cxx/mm_bench.cpp` against libjitmm.so and LLVM, runs it
+//! (one process for the per-object, end-to-end and thread figures, one
+//! process per manager for the many-live-objects figures) and prints one
+//! markdown table with the command, the CPU and the date.
+//!
+//! ```sh
+//! cargo bench --bench compare             # full run (a few minutes)
+//! cargo bench --bench compare -- --smoke  # tiny counts, seconds
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+/// Iteration counts handed to the driver.
+struct Counts {
+    small: u32,
+    medium: u32,
+    large: u32,
+    modules: u32,
+    thread_modules: u32,
+    live: u32,
+}
+
+const FULL: Counts = Counts {
+    small: 20_000,
+    medium: 2_000,
+    large: 200,
+    modules: 500,
+    thread_modules: 400,
+    live: 100_000,
+};
+
+const SMOKE: Counts = Counts {
+    small: 50,
+    medium: 10,
+    large: 3,
+    modules: 4,
+    thread_modules: 4,
+    live: 500,
+};
+
+/// `target/<profile>/deps`, where the bench binary lives and cargo builds
+/// libjitmm.so for it (`target/<profile>` holds a copy only after `cargo
+/// build --lib`, and it may be stale).
+fn deps_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent().expect("deps dir").to_path_buf()
+}
+
+fn llvm_config() -> String {
+    std::env::var("LLVM_CONFIG").unwrap_or_else(|_| "llvm-config-19".to_string())
+}
+
+fn query(args: &[&str]) -> String {
+    let out = Command::new(llvm_config())
+        .args(args)
+        .output()
+        .expect("llvm-config runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    path.metadata().and_then(|m| m.modified()).ok()
+}
+
+/// Compiles the driver with -O2 unless an up-to-date one exists.
+fn build_driver(root: &Path, lib_dir: &Path) -> PathBuf {
+    let exe = lib_dir.parent().unwrap_or(lib_dir).join("mm_bench");
+    let source = root.join("benches/cxx/mm_bench.cpp");
+    let inputs = [
+        source.clone(),
+        root.join("cshim/jitmm.h"),
+        root.join("cshim/jitmm.hpp"),
+        lib_dir.join("libjitmm.so"),
+    ];
+    let newest = inputs.iter().filter_map(|p| modified(p)).max();
+    if let (Some(built), Some(newest)) = (modified(&exe), newest) {
+        if built >= newest {
+            return exe;
+        }
+    }
+    eprintln!("compiling {} ...", source.display());
+    let major = query(&["--version"])
+        .split('.')
+        .next()
+        .unwrap_or("19")
+        .to_string();
+    let out = Command::new("c++")
+        .arg("-O2")
+        .arg(&source)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-I")
+        .arg(root.join("cshim"))
+        .args(query(&["--cxxflags"]).split_whitespace())
+        // Exports the driver's mmap/mprotect/... so that libLLVM's and
+        // libjitmm's calls go through the counting definitions.
+        .arg("-rdynamic")
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-ljitmm")
+        .arg(format!("-L{}", query(&["--libdir"])))
+        .arg(format!("-lLLVM-{major}"))
+        .output()
+        .expect("c++ runs");
+    if !out.status.success() {
+        panic!(
+            "compiling mm_bench.cpp failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    exe
+}
+
+/// Runs the driver and collects its `R key value` lines.
+fn run(exe: &Path, args: &[String], results: &mut BTreeMap<String, f64>) {
+    eprintln!("running mm_bench {}", args.join(" "));
+    let out = Command::new(exe)
+        .args(args)
+        .output()
+        .expect("mm_bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in stdout.lines() {
+        let mut fields = line.split_whitespace();
+        if let (Some("R"), Some(key), Some(value)) = (fields.next(), fields.next(), fields.next()) {
+            if let Ok(value) = value.parse() {
+                results.insert(key.to_string(), value);
+            }
+        }
+    }
+    if !out.status.success() {
+        panic!(
+            "mm_bench {} failed ({}):\n{stdout}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn cpu() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn date() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A number with about three significant digits.
+fn num(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 {
+        "0".to_string()
+    } else if a >= 1000.0 {
+        format!("{v:.0}")
+    } else if a >= 100.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// How a row's ratio jitmm ÷ LLVM reads.
+#[derive(Clone, Copy)]
+enum Better {
+    /// Smaller is better and the ratio also says "N× faster".
+    LowerTime,
+    Lower,
+    Higher,
+    /// No ratio (values near zero, or differences).
+    None,
+}
+
+struct Table {
+    rows: Vec<String>,
+}
+
+impl Table {
+    fn row(
+        &mut self,
+        r: &BTreeMap<String, f64>,
+        what: &str,
+        llvm_name: &str,
+        keys: [&str; 3],
+        better: Better,
+        core: Option<[&str; 2]>,
+    ) {
+        let get = |k: &str| r.get(k).copied();
+        let llvm = get(keys[0]);
+        let mut cells = vec![
+            what.to_string(),
+            llvm_name.to_string(),
+            llvm.map(num).unwrap_or_else(|| "—".into()),
+        ];
+        for (i, key) in keys[1..].iter().enumerate() {
+            let v = get(key);
+            let mut cell = v.map(num).unwrap_or_else(|| "—".into());
+            if let (Some(core), Some(_)) = (core, v) {
+                if let Some(c) = get(core[i]) {
+                    cell.push_str(&format!(" (core: {})", num(c)));
+                }
+            }
+            cells.push(cell);
+            let ratio = match (llvm, v, better) {
+                (_, _, Better::None) => "—".to_string(),
+                (Some(l), Some(j), _) if l > 0.0 && j >= 0.0 => {
+                    let q = j / l;
+                    match better {
+                        Better::LowerTime if q > 0.0 => {
+                            format!("{} ({}× faster)", num(q), num(1.0 / q))
+                        }
+                        _ => num(q),
+                    }
+                }
+                _ => "—".to_string(),
+            };
+            cells.push(ratio);
+        }
+        self.rows.push(format!("| {} |", cells.join(" | ")));
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let counts = if smoke { &SMOKE } else { &FULL };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib_dir = deps_dir();
+    assert!(
+        lib_dir.join("libjitmm.so").exists(),
+        "libjitmm.so is not in {lib_dir:?}, next to the bench binary"
+    );
+    let exe = build_driver(root, &lib_dir);
+
+    let mut r = BTreeMap::new();
+    run(
+        &exe,
+        &[
+            "main".to_string(),
+            counts.small.to_string(),
+            counts.medium.to_string(),
+            counts.large.to_string(),
+            counts.modules.to_string(),
+            counts.thread_modules.to_string(),
+        ],
+        &mut r,
+    );
+    for iface in ["rtdyld", "jitlink"] {
+        let llvm = if iface == "rtdyld" { "smm" } else { "ipmm" };
+        for kind in [llvm, "dualmap", "mprotect"] {
+            run(
+                &exe,
+                &[
+                    "live".to_string(),
+                    iface.to_string(),
+                    kind.to_string(),
+                    counts.live.to_string(),
+                ],
+                &mut r,
+            );
+        }
+    }
+
+    let mut t = Table { rows: Vec::new() };
+    let smm = "SectionMemoryManager";
+    let ipmm = "InProcessMemoryManager";
+    for (iface, llvm, name) in [("rtdyld", "smm", smm), ("jitlink", "ipmm", ipmm)] {
+        let via = if iface == "rtdyld" {
+            "RuntimeDyld"
+        } else {
+            "JITLink"
+        };
+        for size in ["small", "medium", "large"] {
+            let k = |m: &str| format!("micro.{iface}.{size}.{m}.ns");
+            t.row(
+                &r,
+                &format!("1. manager ns/object, {size}, {via}"),
+                name,
+                [&k(llvm), &k("dualmap"), &k("mprotect")],
+                Better::LowerTime,
+                None,
+            );
+        }
+        for size in ["small", "large"] {
+            let k = |m: &str| format!("micro.{iface}.{size}.{m}.syscalls");
+            let c = |m: &str| format!("micro.{iface}.{size}.{m}.core_syscalls");
+            t.row(
+                &r,
+                &format!("2. syscalls/object, {size}, {via}"),
+                name,
+                [&k(llvm), &k("dualmap"), &k("mprotect")],
+                Better::Lower,
+                Some([&c("dualmap"), &c("mprotect")]),
+            );
+        }
+    }
+    for (iface, llvm, name) in [("rtdyld", "smm", smm), ("jitlink", "ipmm", ipmm)] {
+        let via = if iface == "rtdyld" {
+            "RuntimeDyld"
+        } else {
+            "JITLink"
+        };
+        let live = counts.live;
+        let k = |m: &str, f: &str| format!("live.{iface}.{m}.{f}");
+        let rows: [(&str, &str, Better, bool); 7] = [
+            ("objects", "objects live", Better::Higher, false),
+            ("vmas", "VMAs added", Better::Lower, true),
+            ("mapped_ratio", "mapped ÷ requested", Better::Lower, false),
+            ("rss_live_mib", "RSS added, MiB", Better::Lower, false),
+            ("requested_mib", "bytes requested, MiB", Better::None, false),
+            (
+                "vmas_after_free",
+                "VMAs after freeing − start",
+                Better::None,
+                false,
+            ),
+            (
+                "rss_after_free_mib",
+                "RSS after freeing − start, MiB",
+                Better::None,
+                false,
+            ),
+        ];
+        for (field, label, better, core) in rows {
+            t.row(
+                &r,
+                &format!("3. {live} small live, {via}: {label}"),
+                name,
+                [&k(llvm, field), &k("dualmap", field), &k("mprotect", field)],
+                better,
+                core.then(|| [k("dualmap", "core_vmas"), k("mprotect", "core_vmas")])
+                    .as_ref()
+                    .map(|[a, b]| [a.as_str(), b.as_str()]),
+            );
+        }
+    }
+    for (path, label, llvm, name) in [
+        ("mcjit", "MCJIT", "smm", smm),
+        ("orc_rtdyld", "ORC RTDyld", "smm", smm),
+        ("orc_jitlink", "ORC JITLink", "ipmm", ipmm),
+    ] {
+        let k = |m: &str, f: &str| format!("e2e.{path}.{m}.{f}");
+        t.row(
+            &r,
+            &format!("4. {label}: modules/s"),
+            name,
+            [
+                &k(llvm, "modules_per_s"),
+                &k("dualmap", "modules_per_s"),
+                &k("mprotect", "modules_per_s"),
+            ],
+            Better::Higher,
+            None,
+        );
+        let pct = |m: &str| r.get(&k(m, "share")).map(|v| v * 100.0);
+        let mut shares = BTreeMap::new();
+        for m in [llvm, "dualmap", "mprotect"] {
+            if let Some(v) = pct(m) {
+                shares.insert(format!("share.{m}"), v);
+            }
+        }
+        t.row(
+            &shares,
+            &format!("4. {label}: % of JIT time in the manager"),
+            name,
+            [&format!("share.{llvm}"), "share.dualmap", "share.mprotect"],
+            Better::Lower,
+            None,
+        );
+    }
+    for threads in [1, 2] {
+        let k = |m: &str| format!("threads.{threads}.{m}.modules_per_s");
+        t.row(
+            &r,
+            &format!("5. ORC JITLink, {threads} thread(s): modules/s"),
+            ipmm,
+            [&k("ipmm"), &k("dualmap"), &k("mprotect")],
+            Better::Higher,
+            None,
+        );
+    }
+
+    let mut command = String::new();
+    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
+        command.push_str(&format!("CARGO_TARGET_DIR={dir} "));
+    }
+    command.push_str("cargo bench --bench compare");
+    if smoke {
+        command.push_str(" -- --smoke");
+    }
+    println!();
+    println!(
+        "Command: `{command}`{}",
+        if smoke {
+            " (smoke: tiny counts, figures meaningless)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "CPU: {} ({} logical CPUs)",
+        cpu(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("Date: {}", date());
+    println!("LLVM: {}", query(&["--version"]));
+    println!(
+        "Counts: {} small / {} medium / {} large objects per manager, {} modules per JIT path, {} modules per thread case, {} live objects",
+        counts.small, counts.medium, counts.large, counts.modules, counts.thread_modules, counts.live
+    );
+    println!();
+    println!("| Measurement | LLVM manager | LLVM | jitmm DualMap | DualMap ÷ LLVM | jitmm Mprotect | Mprotect ÷ LLVM |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for row in &t.rows {
+        println!("{row}");
+    }
+}
