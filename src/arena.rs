@@ -561,18 +561,24 @@ impl Arena {
     /// Returns a chunk: code is overwritten with traps (or made non-executable
     /// under Mprotect), the range rejoins the free list, and resident pages go
     /// back to the OS once enough have accumulated.
-    pub(crate) fn free(&self, chunk: &Chunk, finalized: bool) {
-        if self.strategy == Strategy::Mprotect && finalized && chunk.class != Class::ReadWrite {
-            // SAFETY: the chunk is page-granular and no longer used by anyone.
-            let _ = unsafe {
-                os::protect(
-                    self.exec_addr(chunk.offset) as *mut u8,
-                    chunk.len,
-                    Prot::ReadWrite,
-                )
-            };
-        }
+    ///
+    /// `protected`: the chunk may have been given its final protection
+    /// (finalize ran, even if it failed part way).
+    pub(crate) fn free(&self, chunk: &Chunk, protected: bool) {
         stats::live(chunk.class, -(chunk.len as isize));
+        if self.strategy == Strategy::Mprotect && protected && chunk.class != Class::ReadWrite {
+            let addr = self.exec_addr(chunk.offset) as *mut u8;
+            // SAFETY: the chunk is page-granular and no longer used by anyone.
+            let writable = unsafe { os::protect(addr, chunk.len, Prot::ReadWrite) }.or_else(|_| {
+                // SAFETY: as above; fresh pages replace the old code.
+                unsafe { os::map_anon_fixed(addr, chunk.len, Prot::ReadWrite) }
+            });
+            if writable.is_err() {
+                // Not writable again: reusing it would fault on the next
+                // write, so the chunk never rejoins the free list.
+                return;
+            }
+        }
         let mut heap = lock(&self.heaps[chunk.class as usize]);
         let (&span_start, span) = heap
             .spans
@@ -631,9 +637,16 @@ impl Arena {
     fn unmap_span(&self, start: usize, span: &Span) {
         if let (Some(fd), true) = (self.fd(), span.rw_base != self.base + start) {
             // SAFETY: the span's RW view; the span is empty and being removed.
-            let _ = unsafe { os::unmap(span.rw_base as *mut u8, span.len) };
-            lock(&self.views).retain(|&(lo, _)| lo != span.rw_base);
+            let unmapped = unsafe { os::unmap(span.rw_base as *mut u8, span.len) };
             let _ = os::punch_hole(fd, start, span.len);
+            if unmapped.is_err() {
+                // The writable view stays (listed in `views`, unmapped when
+                // the arena is dropped), so its blocks must never hold new
+                // code: they stay claimed.
+                drop_by(&COUNTERS.bytes_committed, span.len as u64);
+                return;
+            }
+            lock(&self.views).retain(|&(lo, _)| lo != span.rw_base);
         }
         // SAFETY: the span's range of our reservation holds no live chunk.
         let _ = unsafe { os::unreserve((self.base + start) as *mut u8, span.len) };

@@ -47,6 +47,8 @@ pub(crate) struct ObjectCore {
     chunks: Vec<Chunk>,
     reserved: [Option<Reserved>; 3],
     mapped: bool,
+    /// `finalize` began changing protections (it may have failed part way).
+    protecting: bool,
     finalized: bool,
     /// Functions to name in the perf map at finalize; `None`: map off.
     symbols: Option<Vec<Symbol>>,
@@ -60,6 +62,7 @@ impl ObjectCore {
             chunks: Vec::new(),
             reserved: [None; 3],
             mapped: false,
+            protecting: false,
             finalized: false,
             symbols: None,
         }
@@ -175,6 +178,7 @@ impl ObjectCore {
         if dual && has_split_views && !self.mapped {
             return Err(Error::NotMapped);
         }
+        self.protecting = true;
         for chunk in &self.chunks {
             self.arena.protect_final(chunk)?;
         }
@@ -198,7 +202,7 @@ impl ObjectCore {
 impl Drop for ObjectCore {
     fn drop(&mut self) {
         for chunk in &self.chunks {
-            self.arena.free(chunk, self.finalized);
+            self.arena.free(chunk, self.protecting);
         }
         self.arena.object_dropped();
     }

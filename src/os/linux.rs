@@ -6,6 +6,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
+use super::fault::{self, Op};
 use super::Prot;
 use crate::error::Errno;
 use crate::stats::{bump, COUNTERS};
@@ -45,6 +46,7 @@ fn check(rc: libc::c_int) -> Result<(), Errno> {
 
 /// Reserves `len` bytes of address space: no access, no commit charge.
 pub fn reserve(len: usize) -> Result<*mut u8, Errno> {
+    fault::check(Op::Reserve)?;
     // SAFETY: a fresh anonymous mapping at a kernel-chosen address touches no
     // existing memory.
     check_map(unsafe {
@@ -65,6 +67,7 @@ pub fn reserve(len: usize) -> Result<*mut u8, Errno> {
 /// The range must lie inside a reservation owned by the caller, and nothing
 /// may use memory in it afterwards.
 pub unsafe fn unreserve(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    fault::check(Op::Unreserve)?;
     // SAFETY: MAP_FIXED replaces only the caller-owned range (precondition).
     check_map(unsafe {
         libc::mmap(
@@ -84,6 +87,7 @@ pub unsafe fn unreserve(addr: *mut u8, len: usize) -> Result<(), Errno> {
 /// # Safety
 /// The range must be a mapping owned by the caller that nothing uses any more.
 pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    fault::check(Op::Unmap)?;
     bump(&COUNTERS.munmap, 1);
     // SAFETY: the caller owns the range and nothing refers to it (precondition).
     check(unsafe { libc::munmap(addr.cast(), len) })
@@ -95,6 +99,7 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 /// The range must lie inside a reservation owned by the caller and hold no
 /// live data.
 pub unsafe fn map_anon_fixed(addr: *mut u8, len: usize, prot: Prot) -> Result<(), Errno> {
+    fault::check(Op::MapAnonFixed)?;
     // SAFETY: MAP_FIXED replaces only the caller-owned range (precondition).
     check_map(unsafe {
         libc::mmap(
@@ -121,6 +126,7 @@ pub unsafe fn map_shared_fixed(
     fd: RawFd,
     offset: usize,
 ) -> Result<(), Errno> {
+    fault::check(Op::MapSharedFixed)?;
     // SAFETY: MAP_FIXED replaces only the caller-owned range (precondition).
     check_map(unsafe {
         libc::mmap(
@@ -137,6 +143,7 @@ pub unsafe fn map_shared_fixed(
 
 /// Maps `len` bytes of `fd` at `offset` shared, at an address the kernel picks.
 pub fn map_shared(len: usize, prot: Prot, fd: RawFd, offset: usize) -> Result<*mut u8, Errno> {
+    fault::check(Op::MapShared)?;
     // SAFETY: a new mapping at a kernel-chosen address touches no existing memory.
     check_map(unsafe {
         libc::mmap(
@@ -156,6 +163,7 @@ pub fn map_shared(len: usize, prot: Prot, fd: RawFd, offset: usize) -> Result<*m
 /// The range must be mapped and owned by the caller; removing access from
 /// memory that is still in use makes later accesses fault.
 pub unsafe fn protect(addr: *mut u8, len: usize, prot: Prot) -> Result<(), Errno> {
+    fault::check(Op::Protect)?;
     bump(&COUNTERS.mprotect, 1);
     // SAFETY: the caller owns the range (precondition).
     check(unsafe { libc::mprotect(addr.cast(), len, prot_bits(prot)) })
@@ -166,6 +174,7 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: Prot) -> Result<(), Errno
 /// # Safety
 /// The range must be mapped and owned by the caller.
 pub unsafe fn dont_fork(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    fault::check(Op::DontFork)?;
     bump(&COUNTERS.madvise, 1);
     // SAFETY: advice on a caller-owned mapping (precondition).
     check(unsafe { libc::madvise(addr.cast(), len, libc::MADV_DONTFORK) })
@@ -177,6 +186,7 @@ pub unsafe fn dont_fork(addr: *mut u8, len: usize) -> Result<(), Errno> {
 /// The range must be a private anonymous mapping owned by the caller whose
 /// contents are no longer needed.
 pub unsafe fn discard_anon(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    fault::check(Op::DiscardAnon)?;
     bump(&COUNTERS.madvise, 1);
     // SAFETY: the caller owns the range and gives up its contents (precondition).
     check(unsafe { libc::madvise(addr.cast(), len, libc::MADV_DONTNEED) })
@@ -185,6 +195,7 @@ pub unsafe fn discard_anon(addr: *mut u8, len: usize) -> Result<(), Errno> {
 /// Frees the file pages behind `[offset, offset+len)` of `fd`; every view of
 /// them then reads as zero.
 pub fn punch_hole(fd: RawFd, offset: usize, len: usize) -> Result<(), Errno> {
+    fault::check(Op::PunchHole)?;
     bump(&COUNTERS.fallocate, 1);
     // SAFETY: fallocate on a file descriptor touches no process memory.
     check(unsafe {
@@ -199,13 +210,17 @@ pub fn punch_hole(fd: RawFd, offset: usize, len: usize) -> Result<(), Errno> {
 
 /// A new anonymous memory file of `len` bytes (sparse), close-on-exec.
 pub fn memfd(name: &CStr, len: usize) -> Result<RawFd, Errno> {
+    fault::check(Op::MemfdCreate)?;
     // SAFETY: `name` is a valid C string.
     let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
         return Err(Errno::last());
     }
-    // SAFETY: `fd` is the descriptor just created.
-    if let Err(errno) = check(unsafe { libc::ftruncate(fd, len as libc::off_t) }) {
+    let sized = fault::check(Op::Ftruncate).and_then(|()| {
+        // SAFETY: `fd` is the descriptor just created.
+        check(unsafe { libc::ftruncate(fd, len as libc::off_t) })
+    });
+    if let Err(errno) = sized {
         close(fd);
         return Err(errno);
     }
@@ -308,6 +323,7 @@ pub unsafe fn copy_file_range_from_view(
     offset: usize,
     len: usize,
 ) -> Result<(), Errno> {
+    fault::check(Op::CopyFile)?;
     let end = offset + len;
     let mut pos = offset;
     while pos < end {

@@ -18,6 +18,37 @@ pub enum Prot {
     ReadExec,
 }
 
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+
+/// Without the `fault-injection` feature every check passes and compiles
+/// away; the names mirror `fault.rs`.
+#[cfg(not(feature = "fault-injection"))]
+mod fault {
+    #[allow(dead_code)]
+    #[derive(Clone, Copy)]
+    pub(crate) enum Op {
+        Reserve,
+        Unreserve,
+        Unmap,
+        MapAnonFixed,
+        MapSharedFixed,
+        MapShared,
+        Protect,
+        DontFork,
+        DiscardAnon,
+        PunchHole,
+        MemfdCreate,
+        Ftruncate,
+        CopyFile,
+    }
+
+    #[inline(always)]
+    pub(crate) fn check(_op: Op) -> Result<(), crate::error::Errno> {
+        Ok(())
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
