@@ -29,8 +29,8 @@ const FULL: Counts = Counts {
     small: 20_000,
     medium: 2_000,
     large: 200,
-    modules: 500,
-    thread_modules: 400,
+    modules: 1_000,
+    thread_modules: 1_000,
     live: 100_000,
 };
 
@@ -191,6 +191,9 @@ enum Better {
 
 struct Table {
     rows: Vec<String>,
+    /// Keys of the object counts to divide by before taking ratios (the
+    /// LLVM managers may stop short of the requested number of live objects).
+    per_object: Option<[String; 3]>,
 }
 
 impl Table {
@@ -205,6 +208,11 @@ impl Table {
     ) {
         let get = |k: &str| r.get(k).copied();
         let llvm = get(keys[0]);
+        let norm = |i: usize, v: Option<f64>| match &self.per_object {
+            Some(n) => v.zip(get(&n[i])).map(|(v, n)| v / n.max(1.0)),
+            None => v,
+        };
+        let llvm_norm = norm(0, llvm);
         let mut cells = vec![
             what.to_string(),
             llvm_name.to_string(),
@@ -219,14 +227,15 @@ impl Table {
                 }
             }
             cells.push(cell);
-            let ratio = match (llvm, v, better) {
+            let ratio = match (llvm_norm, norm(i + 1, v), better) {
                 (_, _, Better::None) => "—".to_string(),
                 (Some(l), Some(j), _) if l > 0.0 && j >= 0.0 => {
                     let q = j / l;
                     match better {
-                        Better::LowerTime if q > 0.0 => {
+                        Better::LowerTime if q > 0.0 && q <= 1.0 => {
                             format!("{} ({}× faster)", num(q), num(1.0 / q))
                         }
+                        Better::LowerTime => format!("{} ({}× slower)", num(q), num(q)),
                         _ => num(q),
                     }
                 }
@@ -279,7 +288,10 @@ fn main() {
         }
     }
 
-    let mut t = Table { rows: Vec::new() };
+    let mut t = Table {
+        rows: Vec::new(),
+        per_object: None,
+    };
     let smm = "SectionMemoryManager";
     let ipmm = "InProcessMemoryManager";
     for (iface, llvm, name) in [("rtdyld", "smm", smm), ("jitlink", "ipmm", ipmm)] {
@@ -320,11 +332,16 @@ fn main() {
         };
         let live = counts.live;
         let k = |m: &str, f: &str| format!("live.{iface}.{m}.{f}");
-        let rows: [(&str, &str, Better, bool); 7] = [
+        let rows: [(&str, &str, Better, bool); 8] = [
             ("objects", "objects live", Better::Higher, false),
-            ("vmas", "VMAs added", Better::Lower, true),
+            ("vmas", "VMAs added (ratio per object)", Better::Lower, true),
             ("mapped_ratio", "mapped ÷ requested", Better::Lower, false),
-            ("rss_live_mib", "RSS added, MiB", Better::Lower, false),
+            (
+                "rss_live_mib",
+                "RSS added, MiB (ratio per object)",
+                Better::Lower,
+                false,
+            ),
             ("requested_mib", "bytes requested, MiB", Better::None, false),
             (
                 "vmas_after_free",
@@ -338,8 +355,21 @@ fn main() {
                 Better::None,
                 false,
             ),
+            (
+                "manager_rss_after_free_mib",
+                "of which in the manager's own mappings, MiB",
+                Better::None,
+                false,
+            ),
         ];
         for (field, label, better, core) in rows {
+            t.per_object = (field == "vmas" || field == "rss_live_mib").then(|| {
+                [
+                    k(llvm, "objects"),
+                    k("dualmap", "objects"),
+                    k("mprotect", "objects"),
+                ]
+            });
             t.row(
                 &r,
                 &format!("3. {live} small live, {via}: {label}"),
@@ -352,6 +382,7 @@ fn main() {
             );
         }
     }
+    t.per_object = None;
     for (path, label, llvm, name) in [
         ("mcjit", "MCJIT", "smm", smm),
         ("orc_rtdyld", "ORC RTDyld", "smm", smm),
@@ -360,7 +391,7 @@ fn main() {
         let k = |m: &str, f: &str| format!("e2e.{path}.{m}.{f}");
         t.row(
             &r,
-            &format!("4. {label}: modules/s"),
+            &format!("4. {label}: modules per CPU-second"),
             name,
             [
                 &k(llvm, "modules_per_s"),
@@ -390,7 +421,7 @@ fn main() {
         let k = |m: &str| format!("threads.{threads}.{m}.modules_per_s");
         t.row(
             &r,
-            &format!("5. ORC JITLink, {threads} thread(s): modules/s"),
+            &format!("5. ORC JITLink, {threads} thread(s): modules/s (wall)"),
             ipmm,
             [&k("ipmm"), &k("dualmap"), &k("mprotect")],
             Better::Higher,
@@ -408,7 +439,7 @@ fn main() {
     }
     println!();
     println!(
-        "Command: `{command}`{}",
+        "- Command: `{command}`{}",
         if smoke {
             " (smoke: tiny counts, figures meaningless)"
         } else {
@@ -416,14 +447,14 @@ fn main() {
         }
     );
     println!(
-        "CPU: {} ({} logical CPUs)",
+        "- CPU: {} ({} logical CPUs)",
         cpu(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("Date: {}", date());
-    println!("LLVM: {}", query(&["--version"]));
+    println!("- Date: {}", date());
+    println!("- LLVM: {}", query(&["--version"]));
     println!(
-        "Counts: {} small / {} medium / {} large objects per manager, {} modules per JIT path, {} modules per thread case, {} live objects",
+        "- Counts: {} small / {} medium / {} large objects per manager, {} modules per JIT path, {} modules per thread case, {} live objects",
         counts.small, counts.medium, counts.large, counts.modules, counts.thread_modules, counts.live
     );
     println!();
