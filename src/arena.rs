@@ -114,6 +114,10 @@ struct ClassHeap {
 pub struct Arena {
     base: usize,
     size: usize,
+    /// DualMap: a second reservation of `size` bytes where the writable view
+    /// of the block at offset `o` lives at `mirror + o`, so adjacent views
+    /// merge into one VMA like the executable side. 0 otherwise.
+    mirror: usize,
     strategy: Strategy,
     page: usize,
     /// The memfd behind DualMap blocks (-1: none). Replaced in a forked
@@ -164,23 +168,35 @@ impl Arena {
             }
         };
         let base = os::reserve(size).map_err(os_err("mmap (reserve)"))? as usize;
-        let fd = if strategy == Strategy::DualMap {
+        let (fd, mirror) = if strategy == Strategy::DualMap {
             crate::fork::install_handlers();
-            match os::memfd(&memfd_name(), size) {
-                Ok(fd) => fd,
-                Err(errno) => {
+            let mirror = os::reserve(size);
+            let fd = mirror
+                .map_err(os_err("mmap (reserve RW mirror)"))
+                .and_then(|mirror| match os::memfd(&memfd_name(), size) {
+                    Ok(fd) => Ok((fd, mirror as usize)),
+                    Err(errno) => {
+                        // SAFETY: the mirror reservation made above, unused.
+                        let _ = unsafe { os::unmap(mirror, size) };
+                        Err(os_err("memfd_create")(errno))
+                    }
+                });
+            match fd {
+                Ok(pair) => pair,
+                Err(e) => {
                     // SAFETY: `base` is the reservation made above, unused.
                     let _ = unsafe { os::unmap(base as *mut u8, size) };
-                    return Err(os_err("memfd_create")(errno));
+                    return Err(e);
                 }
             }
         } else {
-            -1
+            (-1, 0)
         };
         bump(&COUNTERS.bytes_reserved, size as u64);
         let arena = Arc::new(Arena {
             base,
             size,
+            mirror,
             strategy,
             page: os::page_size(),
             fd: AtomicI32::new(fd),
@@ -276,6 +292,16 @@ impl Arena {
         }
     }
 
+    /// The unit chunks of a class are rounded to. Under Mprotect, code and
+    /// rodata are page-granular so each object can be protected on its own.
+    pub(crate) fn granule(&self, class: Class) -> usize {
+        if self.strategy == Strategy::Mprotect && class != Class::ReadWrite {
+            self.page
+        } else {
+            GRANULE
+        }
+    }
+
     /// Checks a request and returns the chunk length and alignment to use.
     pub(crate) fn layout(&self, class: Class, size: usize, align: usize) -> Result<(usize, usize)> {
         if size == 0 {
@@ -291,13 +317,7 @@ impl Arena {
             size,
             limit: self.size,
         };
-        // Under Mprotect, code and rodata are page-granular so each object can
-        // be protected on its own.
-        let granule = if self.strategy == Strategy::Mprotect && class != Class::ReadWrite {
-            self.page
-        } else {
-            GRANULE
-        };
+        let granule = self.granule(class);
         let len = round_up(size, granule).ok_or(too_large.clone())?;
         if len > self.size {
             return Err(too_large);
@@ -324,7 +344,7 @@ impl Arena {
             size: len,
             limit: self.size,
         })?;
-        let start = self.new_span(span_len)?;
+        let start = self.new_span(class, span_len)?;
         let rw_base = self.map_span(class, start, span_len).inspect_err(|_| {
             self.release_blocks(start, span_len);
         })?;
@@ -394,22 +414,31 @@ impl Arena {
     }
 
     /// Claims `len / BLOCK_SIZE` contiguous free blocks; returns the offset.
-    fn new_span(&self, len: usize) -> Result<usize> {
+    ///
+    /// Each class starts its search in a zone of its own (code at the
+    /// bottom, read-only data from the middle, read-write data from three
+    /// quarters up), so the blocks of a class are adjacent and merge into
+    /// one VMA; when its zone is full a class takes free blocks anywhere.
+    fn new_span(&self, class: Class, len: usize) -> Result<usize> {
         let n = len / BLOCK_SIZE;
         let mut blocks = lock(&self.blocks);
-        let mut run = 0;
-        for i in 0..blocks.len() {
-            run = if blocks[i] { 0 } else { run + 1 };
-            if run == n {
-                let first = i + 1 - n;
-                blocks[first..=i].iter_mut().for_each(|b| *b = true);
-                return Ok(first * BLOCK_SIZE);
-            }
-        }
-        Err(Error::ReservationExhausted {
-            requested: len,
-            reserved: self.size,
-        })
+        let total = blocks.len();
+        let zone = match class {
+            Class::Code => 0,
+            Class::ReadOnly => total / 2,
+            Class::ReadWrite => total * 3 / 4,
+        };
+        let found = first_free_run(&blocks[zone..], n)
+            .map(|i| i + zone)
+            .or_else(|| first_free_run(&blocks, n));
+        let Some(first) = found else {
+            return Err(Error::ReservationExhausted {
+                requested: len,
+                reserved: self.size,
+            });
+        };
+        blocks[first..first + n].iter_mut().for_each(|b| *b = true);
+        Ok(first * BLOCK_SIZE)
     }
 
     fn release_blocks(&self, start: usize, len: usize) {
@@ -425,11 +454,14 @@ impl Arena {
         let exec = (self.base + start) as *mut u8;
         match (self.fd(), class) {
             (Some(fd), Class::Code | Class::ReadOnly) => {
-                let rw = os::map_shared(len, Prot::ReadWrite, fd, start)
+                let rw = (self.mirror + start) as *mut u8;
+                // SAFETY: the span's range of our mirror reservation, unused
+                // (its blocks were just claimed).
+                unsafe { os::map_shared_fixed(rw, len, Prot::ReadWrite, fd, start) }
                     .map_err(self.os_error("mmap (RW view)"))?;
                 let undo = |e| {
                     // SAFETY: `rw` is the view mapped above, not yet handed out.
-                    let _ = unsafe { os::unmap(rw, len) };
+                    let _ = unsafe { os::unreserve(rw, len) };
                     e
                 };
                 // SAFETY: the RW view was just mapped and is ours alone.
@@ -514,7 +546,10 @@ impl Arena {
                     unsafe {
                         os::map_shared_fixed(exec, span.len, class.final_prot(), new, start)?
                     };
-                    let rw = os::map_shared(span.len, Prot::ReadWrite, new, start)?;
+                    let rw = (self.mirror + start) as *mut u8;
+                    // SAFETY: the span's place in our mirror reservation; the
+                    // parent's view there was not inherited (DONTFORK).
+                    unsafe { os::map_shared_fixed(rw, span.len, Prot::ReadWrite, new, start)? };
                     // SAFETY: the view was just mapped and is ours.
                     unsafe { os::dont_fork(rw, span.len)? };
                     span.rw_base = rw as usize;
@@ -637,7 +672,7 @@ impl Arena {
     fn unmap_span(&self, start: usize, span: &Span) {
         if let (Some(fd), true) = (self.fd(), span.rw_base != self.base + start) {
             // SAFETY: the span's RW view; the span is empty and being removed.
-            let unmapped = unsafe { os::unmap(span.rw_base as *mut u8, span.len) };
+            let unmapped = unsafe { os::unreserve(span.rw_base as *mut u8, span.len) };
             let _ = os::punch_hole(fd, start, span.len);
             if unmapped.is_err() {
                 // The writable view stays (listed in `views`, unmapped when
@@ -665,6 +700,9 @@ impl Arena {
     /// Address ranges this arena owns (reservation and writable views).
     fn ranges(&self) -> Vec<(usize, usize)> {
         let mut ranges = vec![(self.base, self.base + self.size)];
+        if self.mirror != 0 {
+            ranges.push((self.mirror, self.mirror + self.size));
+        }
         ranges.extend(lock(&self.views).iter().copied());
         ranges
     }
@@ -688,6 +726,10 @@ impl Drop for Arena {
             // arena (objects hold an `Arc` to it).
             let _ = unsafe { os::unmap(lo as *mut u8, hi - lo) };
         }
+        if self.mirror != 0 {
+            // SAFETY: the mirror reservation, whose views are gone.
+            let _ = unsafe { os::unmap(self.mirror as *mut u8, self.size) };
+        }
         // SAFETY: the whole reservation, unused once the last object is gone.
         let _ = unsafe { os::unmap(self.base as *mut u8, self.size) };
         if let Some(fd) = self.fd() {
@@ -700,6 +742,18 @@ impl Drop for Arena {
         }
         drop_by(&COUNTERS.bytes_reserved, self.size as u64);
     }
+}
+
+/// Index of the first run of `n` free (`false`) entries.
+fn first_free_run(blocks: &[bool], n: usize) -> Option<usize> {
+    let mut run = 0;
+    for (i, &taken) in blocks.iter().enumerate() {
+        run = if taken { 0 } else { run + 1 };
+        if run == n {
+            return Some(i + 1 - n);
+        }
+    }
+    None
 }
 
 /// Inserts `[start, start+len)` into a free list, coalescing with neighbours.

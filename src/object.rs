@@ -164,6 +164,33 @@ impl ObjectCore {
 
     pub(crate) fn mark_mapped(&mut self) {
         self.mapped = true;
+        self.trim_reservations();
+    }
+
+    /// Gives back the unused tail of each chunk reserved up front: once the
+    /// linker has placed every section (it tells us by mapping them, or by
+    /// finalizing), nothing more is allocated from it.
+    fn trim_reservations(&mut self) {
+        for class in Class::ALL {
+            let Some(reserved) = self.reserved[class as usize].take() else {
+                continue;
+            };
+            let chunk = self.chunks[reserved.chunk];
+            let granule = self.arena.granule(class);
+            let keep = reserved.used.div_ceil(granule) * granule;
+            if keep >= chunk.len {
+                continue;
+            }
+            let tail = Chunk {
+                offset: chunk.offset + keep,
+                len: chunk.len - keep,
+                rw: chunk.rw + keep,
+                ..chunk
+            };
+            self.arena.free(&tail, false);
+            self.chunks[reserved.chunk].len = keep;
+        }
+        self.chunks.retain(|c| c.len > 0);
     }
 
     /// Protections and instruction-cache coherence, in this order:
@@ -173,6 +200,7 @@ impl ObjectCore {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
         }
+        self.trim_reservations();
         let dual = self.arena.strategy() == Strategy::DualMap;
         let has_split_views = self.chunks.iter().any(|c| c.class != Class::ReadWrite);
         if dual && has_split_views && !self.mapped {

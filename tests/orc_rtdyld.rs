@@ -11,6 +11,7 @@ use jitmm::Strategy;
 
 #[test]
 fn modules_calling_each_other_and_the_host() {
+    let _g = serial();
     for strategy in [Strategy::DualMap, Strategy::Mprotect] {
         let jit = Lljit::new(Layer::JitmmRtdyld, strategy);
         let tag = format!("orc{strategy:?}");
@@ -36,6 +37,10 @@ fn thousand_modules_added_and_removed_free_everything() {
     let _g = serial();
     for strategy in [Strategy::DualMap, Strategy::Mprotect] {
         let jit = Lljit::new(Layer::JitmmRtdyld, strategy);
+        // Warm up: the arena and LLJIT's own structures are made once.
+        let rt = jit.add(&sample_ir(&format!("warm{strategy:?}")));
+        jit.fn1(&format!("lookup_warm{strategy:?}"));
+        jit.remove(rt);
         let before = jitmm::stats();
         let vmas_before = process_vmas();
         let mut vmas_max = 0;
