@@ -41,6 +41,8 @@ mod stats;
 
 #[cfg(feature = "llvm19")]
 pub mod inkwell;
+#[cfg(feature = "llvm19")]
+pub mod orc;
 
 pub use arena::{Arena, Class};
 pub use config::{Config, Strategy, STRATEGY_ENV};

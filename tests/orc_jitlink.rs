@@ -8,12 +8,12 @@
 mod common;
 
 use std::ffi::{c_char, c_void, CStr, CString};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::ptr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use common::cxx::build_and_run;
 use common::llvm::*;
 use common::*;
 use jitmm::ffi::jitmm_config;
@@ -138,29 +138,7 @@ impl<'a> SharedJit<'a> {
 
 /// A host TargetMachine with PIC and the small code model.
 fn host_target_machine() -> LLVMTargetMachineRef {
-    // SAFETY: standard target lookup and TargetMachine creation; the
-    // strings LLVM returns are disposed after use.
-    unsafe {
-        let triple = LLVMGetDefaultTargetTriple();
-        let mut target = ptr::null_mut();
-        let mut err = ptr::null_mut();
-        assert_eq!(LLVMGetTargetFromTriple(triple, &mut target, &mut err), 0);
-        let cpu = LLVMGetHostCPUName();
-        let features = LLVMGetHostCPUFeatures();
-        let tm = LLVMCreateTargetMachine(
-            target,
-            triple,
-            cpu,
-            features,
-            LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
-            LLVMRelocMode::LLVMRelocPIC,
-            LLVMCodeModel::LLVMCodeModelSmall,
-        );
-        LLVMDisposeMessage(triple);
-        LLVMDisposeMessage(cpu);
-        LLVMDisposeMessage(features);
-        tm
-    }
+    jitmm::orc::pic_small_target_machine().unwrap()
 }
 
 /// Compiles `ir` to a relocatable object with `tm` (one per thread: a
@@ -399,63 +377,6 @@ fn null_session_is_an_error_not_a_crash() {
 }
 
 // ---- C++ programs -------------------------------------------------------
-
-/// `target/<profile>`, where cargo put libjitmm.so.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-fn llvm_config_query(args: &[&str]) -> String {
-    let config = std::env::var("LLVM_CONFIG").unwrap_or_else(|_| "llvm-config-19".to_string());
-    let out = Command::new(config).args(args).output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-/// Compiles `tests/cxx/<name>.cpp` against libjitmm.so with llvm-config's
-/// flags followed by `extra_flags`, runs it and returns its output.
-fn build_and_run(name: &str, extra_flags: &[&str]) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib_dir = target_dir();
-    assert!(
-        lib_dir.join("libjitmm.so").exists(),
-        "libjitmm.so not built in {lib_dir:?}"
-    );
-    let exe = lib_dir.join(format!("cxx-{name}"));
-    let out = Command::new("c++")
-        .arg(root.join("tests/cxx").join(format!("{name}.cpp")))
-        .arg("-o")
-        .arg(&exe)
-        .arg("-I")
-        .arg(root.join("cshim"))
-        .args(llvm_config_query(&["--cxxflags"]).split_whitespace())
-        .args(extra_flags)
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
-        .arg("-ljitmm")
-        .arg(format!("-L{}", llvm_config_query(&["--libdir"])))
-        .arg(format!(
-            "-lLLVM-{}",
-            llvm_config_query(&["--version"]).split('.').next().unwrap()
-        ))
-        .output()
-        .expect("c++ runs");
-    assert!(
-        out.status.success(),
-        "compiling {name}.cpp failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(&exe).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "{name} failed ({}):\n{stdout}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 #[test]
 fn jitlink_memory_manager_interface() {

@@ -20,13 +20,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::ptr;
 
 use common::llvm::*;
 use common::*;
-use jitmm::llvm_sys::core::*;
-use jitmm::llvm_sys::execution_engine::*;
 use jitmm::{Arena, Class, Config, Errno, Error, Object, Strategy};
 use seccompiler::{
     SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
@@ -216,25 +214,11 @@ fn in_child_with_setup(policy: Policy, setup: impl FnOnce(), f: impl FnOnce() ->
 
 /// Builds MCJIT for `ir` with LLVM's default memory manager
 /// (SectionMemoryManager) and returns the address of `name` (0: not found).
+/// The engine is leaked: the caller runs in a child that exits without
+/// tearing it down.
 fn mcjit_default_manager_lookup(ir: &str, name: &str) -> u64 {
-    init();
-    // SAFETY: standard MCJIT creation through the C API without MCJMM; the
-    // engine owns the module. The engine is leaked: the caller runs in a
-    // child that exits without tearing it down.
-    unsafe {
-        let ctx = LLVMContextCreate();
-        let module = parse_ir(ctx, ir);
-        let mut opts: LLVMMCJITCompilerOptions = std::mem::zeroed();
-        let size = std::mem::size_of::<LLVMMCJITCompilerOptions>();
-        LLVMInitializeMCJITCompilerOptions(&mut opts, size);
-        let mut ee = ptr::null_mut();
-        let mut err = ptr::null_mut();
-        if LLVMCreateMCJITCompilerForModule(&mut ee, module, &mut opts, size, &mut err) != 0 {
-            panic!("MCJIT: {}", CStr::from_ptr(err).to_string_lossy());
-        }
-        let name = CString::new(name).unwrap();
-        LLVMGetFunctionAddress(ee, name.as_ptr())
-    }
+    let jit = std::mem::ManuallyDrop::new(Mcjit::with_manager(ir, None));
+    jit.address(name)
 }
 
 /// Exit codes of the grandchild running SectionMemoryManager.

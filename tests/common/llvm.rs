@@ -14,7 +14,6 @@ use jitmm::llvm_sys::orc2::lljit::*;
 use jitmm::llvm_sys::orc2::*;
 use jitmm::llvm_sys::prelude::*;
 use jitmm::llvm_sys::target::*;
-use jitmm::llvm_sys::target_machine::*;
 use jitmm::Strategy;
 
 pub fn init() {
@@ -71,6 +70,12 @@ impl Mcjit {
     }
 
     pub fn with_config(ir: &str, cfg: &jitmm_config) -> Mcjit {
+        Self::with_manager(ir, Some(cfg))
+    }
+
+    /// MCJIT on a jitmm manager made from `cfg`, or on LLVM's default
+    /// (SectionMemoryManager) when `cfg` is `None`.
+    pub fn with_manager(ir: &str, cfg: Option<&jitmm_config>) -> Mcjit {
         init();
         // SAFETY: standard MCJIT creation through the C API; the module is
         // handed to the engine, which owns and disposes it.
@@ -80,8 +85,10 @@ impl Mcjit {
             let mut opts: LLVMMCJITCompilerOptions = std::mem::zeroed();
             let size = std::mem::size_of::<LLVMMCJITCompilerOptions>();
             LLVMInitializeMCJITCompilerOptions(&mut opts, size);
-            opts.MCJMM = jitmm::ffi::jitmm_mcjit_memory_manager_create_with(cfg);
-            assert!(!opts.MCJMM.is_null());
+            if let Some(cfg) = cfg {
+                opts.MCJMM = jitmm::ffi::jitmm_mcjit_memory_manager_create_with(cfg);
+                assert!(!opts.MCJMM.is_null());
+            }
             let mut ee = ptr::null_mut();
             let mut err = ptr::null_mut();
             if LLVMCreateMCJITCompilerForModule(&mut ee, module, &mut opts, size, &mut err) != 0 {
@@ -146,29 +153,7 @@ pub struct Lljit {
 /// A host TargetMachine builder with PIC and the small code model — what the
 /// jitmm layers expect.
 pub fn pic_small_jtmb() -> LLVMOrcJITTargetMachineBuilderRef {
-    // SAFETY: standard target lookup and TargetMachine creation; the
-    // builder takes ownership of the machine.
-    unsafe {
-        let triple = LLVMGetDefaultTargetTriple();
-        let mut target = ptr::null_mut();
-        let mut err = ptr::null_mut();
-        assert_eq!(LLVMGetTargetFromTriple(triple, &mut target, &mut err), 0);
-        let cpu = LLVMGetHostCPUName();
-        let features = LLVMGetHostCPUFeatures();
-        let tm = LLVMCreateTargetMachine(
-            target,
-            triple,
-            cpu,
-            features,
-            LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
-            LLVMRelocMode::LLVMRelocPIC,
-            LLVMCodeModel::LLVMCodeModelSmall,
-        );
-        LLVMDisposeMessage(triple);
-        LLVMDisposeMessage(cpu);
-        LLVMDisposeMessage(features);
-        LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm)
-    }
+    jitmm::orc::pic_small_jit_target_machine_builder().unwrap()
 }
 
 impl Lljit {

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 #[cfg(feature = "llvm19")]
+pub mod cxx;
+#[cfg(feature = "llvm19")]
 pub mod llvm;
 
 use std::sync::Mutex;

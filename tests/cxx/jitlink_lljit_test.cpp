@@ -33,28 +33,14 @@
 #include <llvm/Support/SourceMgr.h>
 #include <llvm/Support/TargetSelect.h>
 
+#include "check.h"
 #include "jitmm.hpp"
 
 using namespace llvm;
 using namespace llvm::orc;
 
-static int passed = 0, failed = 0;
 
-#define CHECK(cond)                                                                            \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                             \
-      ok = false;                                                                              \
-    }                                                                                          \
-  } while (0)
 
-#define CHECK_OK(err)                                                                          \
-  do {                                                                                         \
-    if (Error e_ = (err)) {                                                                    \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, toString(std::move(e_)).c_str());  \
-      ok = false;                                                                              \
-    }                                                                                          \
-  } while (0)
 
 // ---- Host side --------------------------------------------------------------
 
@@ -431,18 +417,15 @@ int main() {
   InitializeNativeTargetAsmParser();
   for (jitmm_strategy strategy : {JITMM_STRATEGY_DUALMAP, JITMM_STRATEGY_MPROTECT}) {
     for (Via via : {Via::CxxManager, Via::CLayer}) {
-      bool ok = exceptions_through_jit_frames(via, strategy);
-      std::printf("%s exceptions_through_jit_frames (%s, %s)\n", ok ? "ok  " : "FAIL",
-                  via == Via::CxxManager ? "createJITLinkMemoryManager" : "jitmm_orc_jitlink_layer",
-                  strategy == JITMM_STRATEGY_DUALMAP ? "dualmap" : "mprotect");
-      (ok ? passed : failed)++;
-      ok = four_threads_adding_modules(via, strategy);
-      std::printf("%s four_threads_adding_modules (%s, %s)\n", ok ? "ok  " : "FAIL",
-                  via == Via::CxxManager ? "createJITLinkMemoryManager" : "jitmm_orc_jitlink_layer",
-                  strategy == JITMM_STRATEGY_DUALMAP ? "dualmap" : "mprotect");
-      (ok ? passed : failed)++;
+      std::string variant =
+          std::string(" (") +
+          (via == Via::CxxManager ? "createJITLinkMemoryManager" : "jitmm_orc_jitlink_layer") +
+          (strategy == JITMM_STRATEGY_DUALMAP ? ", dualmap)" : ", mprotect)");
+      record(("exceptions_through_jit_frames" + variant).c_str(),
+             exceptions_through_jit_frames(via, strategy));
+      record(("four_threads_adding_modules" + variant).c_str(),
+             four_threads_adding_modules(via, strategy));
     }
   }
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return summary();
 }

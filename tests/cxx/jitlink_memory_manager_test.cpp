@@ -21,6 +21,7 @@
 #include <llvm/TargetParser/Host.h>
 #include <llvm/TargetParser/Triple.h>
 
+#include "check.h"
 #include "jitmm.hpp"
 
 using namespace llvm;
@@ -28,25 +29,9 @@ using namespace llvm::jitlink;
 using namespace llvm::orc;
 using namespace llvm::orc::shared;
 
-static int passed = 0, failed = 0;
 static jitmm_strategy strategy = JITMM_STRATEGY_DUALMAP;
 
-#define CHECK(cond)                                                                            \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                             \
-      ok = false;                                                                              \
-    }                                                                                          \
-  } while (0)
 
-// Checks an llvm::Error / Expected is a success, printing the message if not.
-#define CHECK_OK(err)                                                                          \
-  do {                                                                                         \
-    if (Error e_ = (err)) {                                                                    \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, toString(std::move(e_)).c_str());  \
-      ok = false;                                                                              \
-    }                                                                                          \
-  } while (0)
 
 static jitmm::Config config() {
   jitmm::Config c{};
@@ -188,10 +173,9 @@ static CWrapperFunctionResult read_u64_action(const char *data, size_t size) {
 // ---- Cases ----------------------------------------------------------------
 
 static void run(const char *name, bool (*test)()) {
-  bool ok = test();
-  std::printf("%s %s (%s)\n", ok ? "ok  " : "FAIL", name,
-              strategy == JITMM_STRATEGY_DUALMAP ? "dualmap" : "mprotect");
-  (ok ? passed : failed)++;
+  std::string label = std::string(name) +
+                      (strategy == JITMM_STRATEGY_DUALMAP ? " (dualmap)" : " (mprotect)");
+  record(label.c_str(), test());
 }
 
 // One RW block: allocate, write through working memory, finalize, read at
@@ -666,6 +650,5 @@ int main() {
     run("unplaceable_graphs", unplaceable_graphs);
     run("concurrent_graphs", concurrent_graphs);
   }
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return summary();
 }

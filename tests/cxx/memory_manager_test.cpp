@@ -8,16 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "jitmm.hpp"
 
-static int passed = 0, failed = 0;
-#define CHECK(cond)                                                                            \
-  do {                                                                                         \
-    if (!(cond)) {                                                                             \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                             \
-      ok = false;                                                                              \
-    }                                                                                          \
-  } while (0)
 
 static jitmm::Config config(jitmm_strategy strategy) {
   jitmm::Config c{};
@@ -29,11 +22,7 @@ static std::unique_ptr<llvm::RTDyldMemoryManager> mprotect_manager() {
   return jitmm::createRTDyldMemoryManager(config(JITMM_STRATEGY_MPROTECT));
 }
 
-static void run(const char *name, bool (*test)()) {
-  bool ok = test();
-  std::printf("%s %s\n", ok ? "ok  " : "FAIL", name);
-  (ok ? passed : failed)++;
-}
+static void run(const char *name, bool (*test)()) { record(name, test()); }
 
 static bool basic_allocations() {
   bool ok = true;
@@ -219,9 +208,8 @@ int main() {
   jitmm_stats_get(&after);
   bool ok = after.objects_live == before.objects_live &&
             after.bytes_live_code + after.bytes_live_rodata + after.bytes_live_rwdata == 0;
-  std::printf("%s everything_freed (objects_live %llu, bytes_live_code %llu)\n", ok ? "ok  " : "FAIL",
-              (unsigned long long)after.objects_live, (unsigned long long)after.bytes_live_code);
-  (ok ? passed : failed)++;
-  std::printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  std::printf("objects_live %llu, bytes_live_code %llu\n", (unsigned long long)after.objects_live,
+              (unsigned long long)after.bytes_live_code);
+  record("everything_freed", ok);
+  return summary();
 }

@@ -7,12 +7,10 @@ use std::ptr;
 
 use inkwell::module::Module;
 use jitmm::llvm_sys::bit_reader::LLVMParseBitcodeInContext2;
-use jitmm::llvm_sys::core::LLVMDisposeMessage;
 use jitmm::llvm_sys::error::*;
 use jitmm::llvm_sys::orc2::ee::LLVMOrcCreateRTDyldObjectLinkingLayerWithSectionMemoryManager;
 use jitmm::llvm_sys::orc2::lljit::*;
 use jitmm::llvm_sys::orc2::*;
-use jitmm::llvm_sys::target_machine::*;
 
 use super::{host, Backend, Handle, MemoryManager};
 
@@ -42,48 +40,17 @@ fn take(err: LLVMErrorRef) -> Result<(), String> {
     }
 }
 
-/// A host target machine with PIC and the small code model, which the jitmm
-/// layers expect (LLJIT does not choose them once a layer is supplied).
-fn pic_small_target_machine() -> Result<LLVMOrcJITTargetMachineBuilderRef, String> {
-    // SAFETY: standard target lookup through the C API; the strings are
-    // disposed, the machine is handed to the builder.
-    unsafe {
-        let triple = LLVMGetDefaultTargetTriple();
-        let mut target = ptr::null_mut();
-        let mut message = ptr::null_mut();
-        if LLVMGetTargetFromTriple(triple, &mut target, &mut message) != 0 {
-            let text = CStr::from_ptr(message).to_string_lossy().into_owned();
-            LLVMDisposeMessage(message);
-            LLVMDisposeMessage(triple);
-            return Err(text);
-        }
-        let cpu = LLVMGetHostCPUName();
-        let features = LLVMGetHostCPUFeatures();
-        let machine = LLVMCreateTargetMachine(
-            target,
-            triple,
-            cpu,
-            features,
-            LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
-            LLVMRelocMode::LLVMRelocPIC,
-            LLVMCodeModel::LLVMCodeModelSmall,
-        );
-        LLVMDisposeMessage(triple);
-        LLVMDisposeMessage(cpu);
-        LLVMDisposeMessage(features);
-        Ok(LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(
-            machine,
-        ))
-    }
-}
-
 impl Orc {
     pub fn new(linker: OrcLinker, memory: MemoryManager) -> Result<Orc, String> {
         // SAFETY: LLJIT construction through the C API; the builder is
         // consumed by LLVMOrcCreateLLJIT.
         unsafe {
             let builder = LLVMOrcCreateLLJITBuilder();
-            LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, pic_small_target_machine()?);
+            // The jitmm layers expect PIC and the small code model, which
+            // LLJIT does not choose itself once a layer is supplied.
+            let machine =
+                jitmm::orc::pic_small_jit_target_machine_builder().map_err(|e| e.to_string())?;
+            LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, machine);
             let creator: Option<LLVMOrcLLJITBuilderObjectLinkingLayerCreatorFunction> =
                 match (memory, linker) {
                     (MemoryManager::Jitmm, OrcLinker::RuntimeDyld) => {

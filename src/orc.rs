@@ -1,0 +1,69 @@
+//! ORC helpers: the target machine the jitmm object layers expect.
+//!
+//! Once an object layer is supplied through
+//! `LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator`, LLJIT no longer picks
+//! the relocation model and code model its default JITLink setup would. The
+//! jitmm layers want position-independent code and the small code model
+//! (every section of an arena is within its relocation range); these build
+//! such a machine for the host.
+
+use std::ffi::CStr;
+use std::ptr;
+
+use crate::error::{Error, Result};
+use crate::llvm_sys::core::LLVMDisposeMessage;
+use crate::llvm_sys::orc2::{
+    LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine, LLVMOrcJITTargetMachineBuilderRef,
+};
+use crate::llvm_sys::target_machine::{
+    LLVMCodeGenOptLevel, LLVMCodeModel, LLVMCreateTargetMachine, LLVMGetDefaultTargetTriple,
+    LLVMGetHostCPUFeatures, LLVMGetHostCPUName, LLVMGetTargetFromTriple, LLVMRelocMode,
+    LLVMTargetMachineRef,
+};
+
+/// A host `TargetMachine` (host CPU and features) with PIC and the small
+/// code model. The native target must be initialised
+/// (`LLVM_InitializeNativeTarget`). The caller owns the machine.
+pub fn pic_small_target_machine() -> Result<LLVMTargetMachineRef> {
+    // SAFETY: target lookup and machine creation through LLVM's C API; every
+    // string LLVM returns is disposed once.
+    unsafe {
+        let triple = LLVMGetDefaultTargetTriple();
+        let mut target = ptr::null_mut();
+        let mut message = ptr::null_mut();
+        if LLVMGetTargetFromTriple(triple, &mut target, &mut message) != 0 {
+            let text = CStr::from_ptr(message).to_string_lossy().into_owned();
+            LLVMDisposeMessage(message);
+            LLVMDisposeMessage(triple);
+            return Err(Error::Llvm(text));
+        }
+        let cpu = LLVMGetHostCPUName();
+        let features = LLVMGetHostCPUFeatures();
+        let machine = LLVMCreateTargetMachine(
+            target,
+            triple,
+            cpu,
+            features,
+            LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+            LLVMRelocMode::LLVMRelocPIC,
+            LLVMCodeModel::LLVMCodeModelSmall,
+        );
+        LLVMDisposeMessage(triple);
+        LLVMDisposeMessage(cpu);
+        LLVMDisposeMessage(features);
+        if machine.is_null() {
+            return Err(Error::Llvm(
+                "cannot create a target machine for the host".into(),
+            ));
+        }
+        Ok(machine)
+    }
+}
+
+/// A `JITTargetMachineBuilder` for [`pic_small_target_machine`], for
+/// `LLVMOrcLLJITBuilderSetJITTargetMachineBuilder` (which takes ownership).
+pub fn pic_small_jit_target_machine_builder() -> Result<LLVMOrcJITTargetMachineBuilderRef> {
+    let machine = pic_small_target_machine()?;
+    // SAFETY: the builder takes ownership of the machine made above.
+    Ok(unsafe { LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(machine) })
+}

@@ -1,0 +1,85 @@
+//! Building and running C and C++ clients against libjitmm.so and the
+//! headers in `cshim/`, as an outside user would.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/<profile>`, where cargo put libjitmm.so.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Output of `llvm-config` (`LLVM_CONFIG`, else `llvm-config-19`).
+pub fn llvm_config(args: &[&str]) -> String {
+    let config = std::env::var("LLVM_CONFIG").unwrap_or_else(|_| "llvm-config-19".to_string());
+    let out = Command::new(config).args(args).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Compiles `source` with `compiler`, llvm-config's `llvm_flags` (`--cflags`
+/// or `--cxxflags`) followed by `extra_flags`, and links it with libjitmm.so
+/// and the shared libLLVM. Returns the executable.
+pub fn build_client(
+    compiler: &str,
+    source: &Path,
+    llvm_flags: &str,
+    extra_flags: &[&str],
+) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib_dir = target_dir();
+    assert!(
+        lib_dir.join("libjitmm.so").exists(),
+        "libjitmm.so is not built in {lib_dir:?}: run `cargo build --lib` before \
+         `cargo test` (scripts/test.sh does)"
+    );
+    let stem = source.file_stem().unwrap().to_string_lossy();
+    let exe = lib_dir.join(format!("client-{stem}"));
+    let out = Command::new(compiler)
+        .arg(source)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-I")
+        .arg(root.join("cshim"))
+        .args(llvm_config(&[llvm_flags]).split_whitespace())
+        .args(extra_flags)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-ljitmm")
+        .arg(format!("-L{}", llvm_config(&["--libdir"])))
+        .arg(format!(
+            "-lLLVM-{}",
+            llvm_config(&["--version"]).split('.').next().unwrap()
+        ))
+        .output()
+        .unwrap_or_else(|e| panic!("{compiler} does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "compiling {source:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// Runs a client, prints and returns its output; it must exit with 0.
+pub fn run_client(exe: &Path) -> String {
+    let out = Command::new(exe).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{exe:?} failed ({}):\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Builds `tests/cxx/<name>.cpp` as a C++ client and runs it.
+pub fn build_and_run(name: &str, extra_flags: &[&str]) -> String {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cxx")
+        .join(format!("{name}.cpp"));
+    run_client(&build_client("c++", &source, "--cxxflags", extra_flags))
+}
