@@ -31,8 +31,11 @@ extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_rtdyld_layer(const jitmm_core_ap
     layer->setOverrideObjectFlagsWithResponsibilityFlags(true);
     layer->setAutoClaimResponsibilityForObjectSymbols(true);
   }
-  if (target.isOSBinFormatELF() &&
-      (target.getArch() == llvm::Triple::ppc64 || target.getArch() == llvm::Triple::ppc64le))
+  // LLJIT does this for ppc64 ELF only; on every ELF target, weak hidden
+  // symbols the IR layer never saw (e.g. DW.ref.__gxx_personality_v0, which
+  // PIC code with landing pads references) must be claimed by the object
+  // layer or lookups fail with "Symbols not found".
+  if (target.isOSBinFormatELF())
     layer->setAutoClaimResponsibilityForObjectSymbols(true);
   // LLVM's unwrap(LLVMOrcObjectLayerRef) yields ObjectLayer*: convert to the
   // base first (the layer has several bases).

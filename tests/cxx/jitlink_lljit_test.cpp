@@ -1,6 +1,8 @@
-// LLJIT on JITLink with jitmm, from C++: through
-// jitmm::createJITLinkMemoryManager in an ObjectLinkingLayer, and through the
-// C creator jitmm_orc_jitlink_layer; under DualMap and Mprotect.
+// C++ exceptions through JIT code on jitmm, under DualMap and Mprotect:
+// LLJIT on JITLink (jitmm::createJITLinkMemoryManager in an
+// ObjectLinkingLayer, and the C creator jitmm_orc_jitlink_layer), LLJIT on
+// RuntimeDyld (the C creator jitmm_orc_rtdyld_layer), and MCJIT
+// (EngineBuilder::setMCJITMemoryManager with jitmm::createRTDyldMemoryManager).
 //
 // Modules call each other and host functions; a C++ exception thrown in
 // host code unwinds through JIT-compiled frames (one plain, one with a
@@ -22,7 +24,9 @@
 #include <thread>
 #include <vector>
 
+#include <llvm/ExecutionEngine/ExecutionEngine.h>
 #include <llvm/ExecutionEngine/JITLink/EHFrameSupport.h>
+#include <llvm/ExecutionEngine/MCJIT.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -167,7 +171,19 @@ static Expected<ThreadSafeModule> parse(const char *ir, const char *name) {
   return ThreadSafeModule(std::move(module), std::move(context));
 }
 
-enum class Via { CxxManager, CLayer };
+enum class Via { CxxManager, CLayer, RTDyldLayer };
+
+static const char *via_name(Via via) {
+  switch (via) {
+  case Via::CxxManager:
+    return "createJITLinkMemoryManager";
+  case Via::CLayer:
+    return "jitmm_orc_jitlink_layer";
+  case Via::RTDyldLayer:
+    return "jitmm_orc_rtdyld_layer";
+  }
+  return "?";
+}
 
 static Expected<std::unique_ptr<LLJIT>> make_jit(Via via, const jitmm::Config *config,
                                                  bool concurrent = false) {
@@ -193,9 +209,11 @@ static Expected<std::unique_ptr<LLJIT>> make_jit(Via via, const jitmm::Config *c
           return std::move(layer);
         });
   } else {
+    auto creator = via == Via::CLayer ? jitmm_orc_jitlink_layer : jitmm_orc_rtdyld_layer;
     builder.setObjectLinkingLayerCreator(
-        [config](ExecutionSession &es, const Triple &tt) -> Expected<std::unique_ptr<ObjectLayer>> {
-          LLVMOrcObjectLayerRef layer = jitmm_orc_jitlink_layer(
+        [config, creator](ExecutionSession &es,
+                          const Triple &tt) -> Expected<std::unique_ptr<ObjectLayer>> {
+          LLVMOrcObjectLayerRef layer = creator(
               const_cast<jitmm::Config *>(config), reinterpret_cast<LLVMOrcExecutionSessionRef>(&es),
               tt.str().c_str());
           if (!layer)
@@ -249,6 +267,80 @@ static int caught(void (*f)(int), int v) {
     return -2;
   }
   return -1;
+}
+
+// MCJIT: one engine with modules A and B, deleted (its EH frames are
+// deregistered, its memory freed), then an engine with module C, whose code
+// lands on the freed addresses; unwinding through both is correct.
+static bool mcjit_exceptions(jitmm_strategy strategy) {
+  bool ok = true;
+  jitmm::Config config{};
+  config.strategy = strategy;
+  auto before = stats();
+  auto engine = [&](const char *ir, const char *name) -> std::unique_ptr<ExecutionEngine> {
+    auto context = std::make_unique<LLVMContext>();
+    SMDiagnostic diag;
+    auto module = parseIR(MemoryBufferRef(ir, name), diag, *context);
+    if (!module) {
+      std::printf("FAIL %s: %s\n", name, diag.getMessage().str().c_str());
+      return nullptr;
+    }
+    std::string error;
+    // The engine owns the module; the context must outlive both.
+    static std::vector<std::unique_ptr<LLVMContext>> contexts;
+    contexts.push_back(std::move(context));
+    std::unique_ptr<ExecutionEngine> ee(EngineBuilder(std::move(module))
+                                            .setEngineKind(EngineKind::JIT)
+                                            .setErrorStr(&error)
+                                            .setMCJITMemoryManager(jitmm::createRTDyldMemoryManager(config))
+                                            .create());
+    if (!ee)
+      std::printf("FAIL MCJIT: %s\n", error.c_str());
+    else
+      ee->finalizeObject();
+    return ee;
+  };
+  uintptr_t old_lo = 0, old_hi = 0;
+  {
+    auto ee = engine(module_a, "a");
+    CHECK(ee != nullptr);
+    if (!ee)
+      return false;
+    auto pass = reinterpret_cast<void (*)(int)>(ee->getFunctionAddress("jit_pass"));
+    auto cleanup = reinterpret_cast<void (*)(int)>(ee->getFunctionAddress("jit_cleanup"));
+    CHECK(pass && cleanup);
+    if (!pass || !cleanup)
+      return false;
+    CHECK(wx_mappings() == 0);
+    CHECK(caught(pass, 3) == 3);
+    cleanups = 0;
+    CHECK(caught(cleanup, 4) == 4);
+    CHECK(cleanups == 1);
+    old_lo = std::min(reinterpret_cast<uintptr_t>(pass), reinterpret_cast<uintptr_t>(cleanup));
+    old_hi = std::max(reinterpret_cast<uintptr_t>(pass), reinterpret_cast<uintptr_t>(cleanup));
+  }
+  {
+    auto ee = engine(module_c, "c");
+    CHECK(ee != nullptr);
+    if (!ee)
+      return false;
+    auto deep = reinterpret_cast<void (*)(int)>(ee->getFunctionAddress("jit_deep"));
+    auto deep_plain = reinterpret_cast<void (*)(int)>(ee->getFunctionAddress("jit_deep_plain"));
+    CHECK(deep && deep_plain);
+    if (!deep || !deep_plain)
+      return false;
+    uintptr_t d = reinterpret_cast<uintptr_t>(deep);
+    std::printf("  MCJIT: module A code at %#lx..%#lx, module C code at %#lx\n",
+                (unsigned long)old_lo, (unsigned long)old_hi, (unsigned long)d);
+    cleanups = 0;
+    CHECK(caught(deep, 5) == 5);
+    CHECK(caught(deep_plain, 6) == 6);
+    CHECK(cleanups == 2);
+  }
+  auto after = stats();
+  CHECK(after.objects_live == before.objects_live);
+  CHECK(live_bytes(after) == live_bytes(before));
+  return ok;
 }
 
 static bool exceptions_through_jit_frames(Via via, jitmm_strategy strategy) {
@@ -412,20 +504,23 @@ static bool four_threads_adding_modules(Via via, jitmm_strategy strategy) {
 int main() {
   // Keep what was printed if a case crashes.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  LLVMLinkInMCJIT();
   InitializeNativeTarget();
   InitializeNativeTargetAsmPrinter();
   InitializeNativeTargetAsmParser();
   for (jitmm_strategy strategy : {JITMM_STRATEGY_DUALMAP, JITMM_STRATEGY_MPROTECT}) {
-    for (Via via : {Via::CxxManager, Via::CLayer}) {
-      std::string variant =
-          std::string(" (") +
-          (via == Via::CxxManager ? "createJITLinkMemoryManager" : "jitmm_orc_jitlink_layer") +
-          (strategy == JITMM_STRATEGY_DUALMAP ? ", dualmap)" : ", mprotect)");
+    for (Via via : {Via::CxxManager, Via::CLayer, Via::RTDyldLayer}) {
+      std::string variant = std::string(" (") + via_name(via) +
+                            (strategy == JITMM_STRATEGY_DUALMAP ? ", dualmap)" : ", mprotect)");
       record(("exceptions_through_jit_frames" + variant).c_str(),
              exceptions_through_jit_frames(via, strategy));
-      record(("four_threads_adding_modules" + variant).c_str(),
-             four_threads_adding_modules(via, strategy));
+      if (via != Via::RTDyldLayer)
+        record(("four_threads_adding_modules" + variant).c_str(),
+               four_threads_adding_modules(via, strategy));
     }
+    record(strategy == JITMM_STRATEGY_DUALMAP ? "mcjit_exceptions (dualmap)"
+                                              : "mcjit_exceptions (mprotect)",
+           mcjit_exceptions(strategy));
   }
   return summary();
 }
