@@ -21,36 +21,7 @@ use std::cell::RefCell;
 
 use crate::error::Errno;
 
-/// An OS call the core makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Op {
-    /// `mmap` of the PROT_NONE reservation.
-    Reserve,
-    /// `mmap(MAP_FIXED)` of PROT_NONE over a range of the reservation.
-    Unreserve,
-    /// `munmap`.
-    Unmap,
-    /// `mmap(MAP_FIXED)` of private anonymous memory (RW data, Mprotect blocks).
-    MapAnonFixed,
-    /// `mmap(MAP_FIXED | MAP_SHARED)` of the memfd (the exec / read view).
-    MapSharedFixed,
-    /// `mmap(MAP_SHARED)` of the memfd at a kernel-chosen address (the RW view).
-    MapShared,
-    /// `mprotect`.
-    Protect,
-    /// `madvise(MADV_DONTFORK)`.
-    DontFork,
-    /// `madvise(MADV_DONTNEED)`.
-    DiscardAnon,
-    /// `fallocate(PUNCH_HOLE)`.
-    PunchHole,
-    /// `memfd_create`.
-    MemfdCreate,
-    /// `ftruncate` of a new memfd.
-    Ftruncate,
-    /// Copying a memfd's data into a new one (fork rebuild).
-    CopyFile,
-}
+pub use super::Op;
 
 #[derive(Default)]
 struct State {

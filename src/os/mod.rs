@@ -18,30 +18,47 @@ pub enum Prot {
     ReadExec,
 }
 
+/// An OS call the core makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+pub enum Op {
+    /// `mmap` of the PROT_NONE reservation.
+    Reserve,
+    /// `mmap(MAP_FIXED)` of PROT_NONE over a range of the reservation.
+    Unreserve,
+    /// `munmap`.
+    Unmap,
+    /// `mmap(MAP_FIXED)` of private anonymous memory (RW data, Mprotect blocks).
+    MapAnonFixed,
+    /// `mmap(MAP_FIXED | MAP_SHARED)` of the memfd (exec / read views, and
+    /// RW views in the mirror reservation).
+    MapSharedFixed,
+    /// `mmap(MAP_SHARED)` of a memfd at a kernel-chosen address (the probe).
+    MapShared,
+    /// `mprotect`.
+    Protect,
+    /// `madvise(MADV_DONTFORK)`.
+    DontFork,
+    /// `madvise(MADV_DONTNEED)`.
+    DiscardAnon,
+    /// `fallocate(PUNCH_HOLE)`.
+    PunchHole,
+    /// `memfd_create`.
+    MemfdCreate,
+    /// `ftruncate` of a new memfd.
+    Ftruncate,
+    /// Copying a memfd's data into a new one (fork rebuild).
+    CopyFile,
+}
+
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 
 /// Without the `fault-injection` feature every check passes and compiles
-/// away; the names mirror `fault.rs`.
+/// away.
 #[cfg(not(feature = "fault-injection"))]
 mod fault {
-    #[allow(dead_code)]
-    #[derive(Clone, Copy)]
-    pub(crate) enum Op {
-        Reserve,
-        Unreserve,
-        Unmap,
-        MapAnonFixed,
-        MapSharedFixed,
-        MapShared,
-        Protect,
-        DontFork,
-        DiscardAnon,
-        PunchHole,
-        MemfdCreate,
-        Ftruncate,
-        CopyFile,
-    }
+    pub(crate) use super::Op;
 
     #[inline(always)]
     pub(crate) fn check(_op: Op) -> Result<(), crate::error::Errno> {
