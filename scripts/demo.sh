@@ -6,9 +6,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --locked --example repl
 repl=target/release/examples/repl
-"$repl" "$@" < examples/demo.txt
-if [ -t 0 ]; then
-  echo
-  echo "Your turn (:help for commands, :quit to leave)."
-  exec "$repl" "$@"
-fi
+# The demo session, then the same session goes on at your prompt (when
+# stdin is a terminal; piped input is read after the script).
+exec "$repl" --script examples/demo.txt "$@"

@@ -129,6 +129,12 @@ fn commands_and_bad_arguments() {
     assert!(out.contains("error: unknown command :nope"));
     assert!(out.contains("=> 2\n"));
     assert!(!out.contains("=> 4"), ":quit ends the session");
+    // The demo script runs first, then the same session reads stdin.
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.txt");
+    let out = run(&["--script", demo], "apply(1)\n");
+    assert!(out.contains("ready> def scale(x) x * 100;"));
+    assert!(out.contains("=> 1001\n"));
+    assert!(out.ends_with("=> 101\n"), "{out}");
     let status = Command::new(repl_binary())
         .args(["--backend", "interpreter"])
         .stdin(Stdio::null())

@@ -35,12 +35,15 @@ Unbounded recursion overflows the stack and ends the process, as in LLVM's tutor
 struct Options {
     backend: String,
     memory: MemoryManager,
+    /// Lines to run first (echoed after the prompt), before reading stdin.
+    script: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         backend: "mcjit".into(),
         memory: MemoryManager::Jitmm,
+        script: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -56,8 +59,9 @@ fn parse_args() -> Result<Options, String> {
                     }
                 }
             }
+            "--script" => options.script = Some(value("--script")?),
             "-h" | "--help" => {
-                println!("usage: repl [--backend mcjit|orc-rtdyld|orc-jitlink] [--memory-manager jitmm|llvm]\n\n{HELP}");
+                println!("usage: repl [--backend mcjit|orc-rtdyld|orc-jitlink] [--memory-manager jitmm|llvm] [--script FILE]\n\n{HELP}");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -155,6 +159,18 @@ fn main() {
         std::process::exit(1);
     });
     let mut session = Session::new(backend);
+    if let Some(path) = &options.script {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+            eprintln!("repl: {path}: {e}");
+            std::process::exit(1);
+        });
+        for line in text.lines() {
+            println!("ready> {line}");
+            if !handle(&mut session, line) {
+                return;
+            }
+        }
+    }
     if std::io::stdin().is_terminal() {
         println!(
             "Kaleidoscope on jitmm ({} backend). :help for help.",
