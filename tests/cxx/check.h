@@ -1,10 +1,16 @@
 // A tiny test harness shared by the C++ client tests: CHECK / CHECK_OK
-// inside a `bool ok` test function, run() counting results, and the
-// closing "N passed, M failed" line.
+// inside a `bool ok` test function, record() counting results, the closing
+// "N passed, M failed" line, and the jitmm checks every test makes.
 #ifndef JITMM_TEST_CHECK_H
 #define JITMM_TEST_CHECK_H
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "jitmm.h"
 
 static int passed = 0, failed = 0;
 
@@ -36,6 +42,34 @@ static inline void record(const char *name, bool ok) {
 static inline int summary() {
   std::printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
+}
+
+// jitmm's process-wide counters now.
+static inline jitmm_stats stats() {
+  jitmm_stats s{};
+  jitmm_stats_get(&s);
+  return s;
+}
+
+static inline uint64_t live_bytes(const jitmm_stats &s) {
+  return s.bytes_live_code + s.bytes_live_rodata + s.bytes_live_rwdata;
+}
+
+// Mappings of the process that are writable and executable at once
+// (printed); jitmm must never make one.
+static inline int wx_mappings() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int n = 0;
+  while (std::getline(maps, line)) {
+    char perms[8] = {};
+    if (std::sscanf(line.c_str(), "%*lx-%*lx %7s", perms) == 1 && std::strchr(perms, 'w') &&
+        std::strchr(perms, 'x')) {
+      std::printf("W+X mapping: %s\n", line.c_str());
+      ++n;
+    }
+  }
+  return n;
 }
 
 #endif

@@ -64,31 +64,6 @@ extern "C" void host_fill(long *buf, long n) {
 }
 extern "C" long host_add(long a, long b) { return a + b; }
 
-static int wx_mappings() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  int n = 0;
-  while (std::getline(maps, line)) {
-    char perms[8] = {};
-    if (std::sscanf(line.c_str(), "%*lx-%*lx %7s", perms) == 1 && std::strchr(perms, 'w') &&
-        std::strchr(perms, 'x')) {
-      std::printf("W+X mapping: %s\n", line.c_str());
-      ++n;
-    }
-  }
-  return n;
-}
-
-static jitmm_stats stats() {
-  jitmm_stats s{};
-  jitmm_stats_get(&s);
-  return s;
-}
-
-static uint64_t live_bytes(const jitmm_stats &s) {
-  return s.bytes_live_code + s.bytes_live_rodata + s.bytes_live_rwdata;
-}
-
 // ---- JIT side -----------------------------------------------------------------
 
 // Frames that let the exception pass: a plain one, and one whose cleanup
@@ -169,6 +144,14 @@ static Expected<ThreadSafeModule> parse(const char *ir, const char *name) {
     return make_error<StringError>(std::string(name) + ": " + diag.getMessage().str(),
                                    inconvertibleErrorCode());
   return ThreadSafeModule(std::move(module), std::move(context));
+}
+
+// Parses `ir` and adds it to `jit` under `tracker`.
+static Error add(LLJIT &jit, const ResourceTrackerSP &tracker, const char *ir, const char *name) {
+  auto tsm = parse(ir, name);
+  if (!tsm)
+    return tsm.takeError();
+  return jit.addIRModule(tracker, std::move(*tsm));
 }
 
 enum class Via { CxxManager, CLayer, RTDyldLayer };
@@ -356,17 +339,11 @@ static bool exceptions_through_jit_frames(Via via, jitmm_strategy strategy) {
     auto &jd = (*jit)->getMainJITDylib();
 
     auto rt_a = jd.createResourceTracker();
-    auto tsm_a = parse(module_a, "a");
-    CHECK_OK(tsm_a.takeError());
-    if (!tsm_a)
-      return false;
-    CHECK_OK((*jit)->addIRModule(rt_a, std::move(*tsm_a)));
     auto rt_b = jd.createResourceTracker();
-    auto tsm_b = parse(module_b, "b");
-    CHECK_OK(tsm_b.takeError());
-    if (!tsm_b)
+    CHECK_OK(add(**jit, rt_a, module_a, "a"));
+    CHECK_OK(add(**jit, rt_b, module_b, "b"));
+    if (!ok)
       return false;
-    CHECK_OK((*jit)->addIRModule(rt_b, std::move(*tsm_b)));
 
     auto pass = lookup<void (*)(int)>(**jit, "jit_pass", ok);
     auto cleanup = lookup<void (*)(int)>(**jit, "jit_cleanup", ok);
@@ -390,11 +367,9 @@ static bool exceptions_through_jit_frames(Via via, jitmm_strategy strategy) {
     CHECK_OK(rt_b->remove());
     CHECK_OK(rt_a->remove());
     auto rt_c = jd.createResourceTracker();
-    auto tsm_c = parse(module_c, "c");
-    CHECK_OK(tsm_c.takeError());
-    if (!tsm_c)
+    CHECK_OK(add(**jit, rt_c, module_c, "c"));
+    if (!ok)
       return false;
-    CHECK_OK((*jit)->addIRModule(rt_c, std::move(*tsm_c)));
     auto deep = lookup<void (*)(int)>(**jit, "jit_deep", ok);
     auto deep_plain = lookup<void (*)(int)>(**jit, "jit_deep_plain", ok);
     if (!ok)
@@ -438,12 +413,9 @@ static bool four_threads_adding_modules(Via via, jitmm_strategy strategy) {
     CHECK_OK(jit.takeError());
     if (!jit)
       return false;
-    auto tsm_b = parse(module_b, "b");
-    CHECK_OK(tsm_b.takeError());
-    if (!tsm_b)
-      return false;
-    CHECK_OK((*jit)->addIRModule(std::move(*tsm_b)));
-    CHECK_OK((*jit)->addIRModule(cantFail(parse(module_a, "a"))));
+    auto &jd = (*jit)->getMainJITDylib();
+    CHECK_OK(add(**jit, jd.getDefaultResourceTracker(), module_b, "b"));
+    CHECK_OK(add(**jit, jd.getDefaultResourceTracker(), module_a, "a"));
     // Linked before the threads start (see orc_jitlink.rs on LLVM 19).
     auto sum = lookup<long (*)(long, long)>(**jit, "jit_sum", ok);
     if (!ok)
@@ -461,14 +433,8 @@ static bool four_threads_adding_modules(Via via, jitmm_strategy strategy) {
                            "(i64 %x) {\n  %k = load i64, ptr @k\n"
                            "  %a = call i64 @jit_sum(i64 %x, i64 %k)\n"
                            "  %b = call i64 @host_add(i64 %a, i64 1)\n  ret i64 %b\n}\n";
-          auto tsm = parse(ir.c_str(), name.c_str());
-          if (!tsm) {
-            consumeError(tsm.takeError());
-            ++errors;
-            continue;
-          }
           auto rt = (*jit)->getMainJITDylib().createResourceTracker();
-          if (Error e = (*jit)->addIRModule(rt, std::move(*tsm))) {
+          if (Error e = add(**jit, rt, ir.c_str(), name.c_str())) {
             consumeError(std::move(e));
             ++errors;
             continue;

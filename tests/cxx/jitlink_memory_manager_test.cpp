@@ -10,7 +10,6 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,16 +47,6 @@ static std::unique_ptr<LinkGraph> graph(const char *name = "test") {
                                      getGenericEdgeKindName);
 }
 
-static jitmm_stats stats() {
-  jitmm_stats s{};
-  jitmm_stats_get(&s);
-  return s;
-}
-
-static uint64_t live_bytes(const jitmm_stats &s) {
-  return s.bytes_live_code + s.bytes_live_rodata + s.bytes_live_rwdata;
-}
-
 // The permissions ("r-xp", ...) of the mapping containing addr.
 static std::string perms_at(uint64_t addr) {
   std::ifstream maps("/proc/self/maps");
@@ -70,22 +59,6 @@ static std::string perms_at(uint64_t addr) {
       return perms;
   }
   return "";
-}
-
-static int wx_mappings() {
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  int n = 0;
-  while (std::getline(maps, line)) {
-    std::istringstream fields(line);
-    std::string range, perms;
-    fields >> range >> perms;
-    if (perms.find('w') != std::string::npos && perms.find('x') != std::string::npos) {
-      std::printf("W+X mapping: %s\n", line.c_str());
-      ++n;
-    }
-  }
-  return n;
 }
 
 // Machine code of `int f() { return 42; }` for the host, if known.

@@ -195,8 +195,7 @@ static bool bad_input_is_refused() {
 }
 
 int main() {
-  jitmm_stats before{}, after{};
-  jitmm_stats_get(&before);
+  jitmm_stats before = stats();
   run("basic_allocations", basic_allocations);
   run("large_allocations", large_allocations);
   run("many_allocations", many_allocations);
@@ -205,9 +204,8 @@ int main() {
   run("finalized_code_runs_in_place", finalized_code_runs_in_place);
   run("dual_map_without_mapping_is_an_error", dual_map_without_mapping_is_an_error);
   run("bad_input_is_refused", bad_input_is_refused);
-  jitmm_stats_get(&after);
-  bool ok = after.objects_live == before.objects_live &&
-            after.bytes_live_code + after.bytes_live_rodata + after.bytes_live_rwdata == 0;
+  jitmm_stats after = stats();
+  bool ok = after.objects_live == before.objects_live && live_bytes(after) == 0;
   std::printf("objects_live %llu, bytes_live_code %llu\n", (unsigned long long)after.objects_live,
               (unsigned long long)after.bytes_live_code);
   record("everything_freed", ok);
