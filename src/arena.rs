@@ -128,7 +128,6 @@ pub struct Arena {
     broken: AtomicI32,
     blocks: Mutex<Vec<bool>>,
     heaps: [Mutex<ClassHeap>; 3],
-    views: Mutex<Vec<(usize, usize)>>,
     live_objects: AtomicUsize,
 }
 
@@ -203,7 +202,6 @@ impl Arena {
             broken: AtomicI32::new(0),
             blocks: Mutex::new(vec![false; size / BLOCK_SIZE]),
             heaps: Default::default(),
-            views: Mutex::new(Vec::new()),
             live_objects: AtomicUsize::new(0),
         });
         registry().push(Arc::downgrade(&arena));
@@ -473,7 +471,6 @@ impl Arena {
                 unsafe { os::map_shared_fixed(exec, len, class.final_prot(), fd, start) }
                     .map_err(self.os_error("mmap (exec view)"))
                     .map_err(undo)?;
-                lock(&self.views).push((rw as usize, rw as usize + len));
                 bump(&COUNTERS.bytes_committed, len as u64);
                 Ok(rw as usize)
             }
@@ -494,12 +491,11 @@ impl Arena {
     /// Locks every lock of the arena and keeps them locked (fork prepare).
     ///
     /// Lock order, here and everywhere: class heaps (in class order), then
-    /// `views`, then `blocks`; no path takes a heap while holding the others.
+    /// `blocks`; no path takes a heap while holding `blocks`.
     pub(crate) fn lock_all(&self) {
         for heap in &self.heaps {
             std::mem::forget(heap.lock());
         }
-        std::mem::forget(self.views.lock());
         std::mem::forget(self.blocks.lock());
     }
 
@@ -512,7 +508,6 @@ impl Arena {
         // SAFETY: the locks are held with their guards forgotten (precondition).
         unsafe {
             self.blocks.force_unlock();
-            self.views.force_unlock();
             for heap in &self.heaps {
                 heap.force_unlock();
             }
@@ -533,11 +528,10 @@ impl Arena {
         };
         let result = (|| {
             let new = os::memfd(&memfd_name(), self.size)?;
-            let mut views = Vec::new();
             for class in [Class::Code, Class::ReadOnly] {
                 // SAFETY: the heap lock is held by this thread (precondition).
-                let heap = unsafe { &mut *self.heaps[class as usize].data_ptr() };
-                for (&start, span) in heap.spans.iter_mut() {
+                let heap = unsafe { &*self.heaps[class as usize].data_ptr() };
+                for (&start, span) in &heap.spans {
                     let exec = (self.base + start) as *mut u8;
                     // SAFETY: `exec` is the readable view of this span of `old`.
                     unsafe { os::copy_file_range_from_view(old, new, exec, start, span.len)? };
@@ -546,18 +540,15 @@ impl Arena {
                     unsafe {
                         os::map_shared_fixed(exec, span.len, class.final_prot(), new, start)?
                     };
-                    let rw = (self.mirror + start) as *mut u8;
+                    // The writable view goes back where it was (span.rw_base).
+                    let rw = span.rw_base as *mut u8;
                     // SAFETY: the span's place in our mirror reservation; the
                     // parent's view there was not inherited (DONTFORK).
                     unsafe { os::map_shared_fixed(rw, span.len, Prot::ReadWrite, new, start)? };
                     // SAFETY: the view was just mapped and is ours.
                     unsafe { os::dont_fork(rw, span.len)? };
-                    span.rw_base = rw as usize;
-                    views.push((rw as usize, rw as usize + span.len));
                 }
             }
-            // SAFETY: the views lock is held by this thread (precondition).
-            unsafe { *self.views.data_ptr() = views };
             self.fd.store(new, Ordering::Relaxed);
             os::close(old);
             Ok(())
@@ -621,8 +612,6 @@ impl Arena {
             .next_back()
             .expect("chunk belongs to a span");
         if self.strategy == Strategy::DualMap && chunk.class == Class::Code {
-            // The writable view is looked up now, not taken from the chunk: a
-            // forked child has moved it.
             let rw = span.rw_base + (chunk.offset - span_start);
             // SAFETY: `rw` is the chunk's writable view, `len` bytes long, and
             // the chunk is ours until it rejoins the free list below.
@@ -675,13 +664,12 @@ impl Arena {
             let unmapped = unsafe { os::unreserve(span.rw_base as *mut u8, span.len) };
             let _ = os::punch_hole(fd, start, span.len);
             if unmapped.is_err() {
-                // The writable view stays (listed in `views`, unmapped when
+                // The writable view stays (inside the mirror, unmapped when
                 // the arena is dropped), so its blocks must never hold new
                 // code: they stay claimed.
                 drop_by(&COUNTERS.bytes_committed, span.len as u64);
                 return;
             }
-            lock(&self.views).retain(|&(lo, _)| lo != span.rw_base);
         }
         // SAFETY: the span's range of our reservation holds no live chunk.
         let _ = unsafe { os::unreserve((self.base + start) as *mut u8, span.len) };
@@ -697,13 +685,13 @@ impl Arena {
         }
     }
 
-    /// Address ranges this arena owns (reservation and writable views).
+    /// Address ranges this arena owns (the reservation and the RW mirror,
+    /// which holds every writable view).
     fn ranges(&self) -> Vec<(usize, usize)> {
         let mut ranges = vec![(self.base, self.base + self.size)];
         if self.mirror != 0 {
             ranges.push((self.mirror, self.mirror + self.size));
         }
-        ranges.extend(lock(&self.views).iter().copied());
         ranges
     }
 }
@@ -721,13 +709,9 @@ impl std::fmt::Debug for Arena {
 
 impl Drop for Arena {
     fn drop(&mut self) {
-        for &(lo, hi) in lock(&self.views).iter() {
-            // SAFETY: a writable view of this arena; no object outlives the
-            // arena (objects hold an `Arc` to it).
-            let _ = unsafe { os::unmap(lo as *mut u8, hi - lo) };
-        }
         if self.mirror != 0 {
-            // SAFETY: the mirror reservation, whose views are gone.
+            // SAFETY: the mirror reservation and the writable views in it; no
+            // object outlives the arena (objects hold an `Arc` to it).
             let _ = unsafe { os::unmap(self.mirror as *mut u8, self.size) };
         }
         // SAFETY: the whole reservation, unused once the last object is gone.
