@@ -76,17 +76,20 @@ impl Session {
         }
     }
 
-    fn arity(&self, name: &str) -> Option<usize> {
-        if let Some(def) = self.defs.get(name) {
-            return Some(def.function.proto.params.len());
-        }
-        if let Some(&arity) = self.externs.get(name) {
-            return Some(arity);
-        }
-        host::functions()
+    /// Every callable name with its arity (a definition wins over an extern
+    /// of the same name). A snapshot, since loading code needs `&mut self`.
+    fn arities(&self) -> HashMap<String, usize> {
+        let mut all: HashMap<String, usize> = host::functions()
             .iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|&(_, arity, _)| arity)
+            .map(|&(n, a, _)| (n.to_string(), a))
+            .collect();
+        all.extend(self.externs.iter().map(|(n, a)| (n.clone(), *a)));
+        all.extend(
+            self.defs
+                .iter()
+                .map(|(n, d)| (n.clone(), d.function.proto.params.len())),
+        );
+        all
     }
 
     fn eval(&mut self, entry: Entry) -> Result<Output, String> {
@@ -150,15 +153,7 @@ impl Session {
             },
             body: expr,
         };
-        let arities = |name: &str| self.arity(name);
-        let arities: HashMap<String, usize> = {
-            let mut names = Vec::new();
-            function.body.callees(&mut names);
-            names
-                .into_iter()
-                .filter_map(|n| arities(&n).map(|a| (n, a)))
-                .collect()
-        };
+        let arities = self.arities();
         let (handle, address) =
             self.load(&function, &HashMap::new(), &|n| arities.get(n).copied())?;
         // SAFETY: the module defines `__anon_expr` as `double ()`.
@@ -229,11 +224,12 @@ impl Session {
         for dependent in dependents {
             plan.push((dependent.clone(), self.defs[&dependent].function.clone()));
         }
-        let mut arities: HashMap<String, usize> = HashMap::new();
+        // Arities as they will be once the plan is loaded.
+        let mut arities = self.arities();
         for (n, f) in &plan {
             arities.insert(n.clone(), f.proto.params.len());
         }
-        let lookup = |n: &str| arities.get(n).copied().or_else(|| self.arity(n));
+        let lookup = |n: &str| arities.get(n).copied();
         // Check every function before touching the JIT: a redefinition that
         // breaks a caller (e.g. a new arity) is refused as a whole.
         for (_, f) in &plan {
@@ -242,21 +238,6 @@ impl Session {
                 .function(f)
                 .map_err(|e| e.to_string())?;
         }
-        let arities: HashMap<String, usize> = {
-            let mut all: HashMap<String, usize> = self
-                .defs
-                .iter()
-                .map(|(n, d)| (n.clone(), d.function.proto.params.len()))
-                .collect();
-            all.extend(self.externs.iter().map(|(n, a)| (n.clone(), *a)));
-            all.extend(
-                host::functions()
-                    .iter()
-                    .map(|&(n, a, _)| (n.to_string(), a)),
-            );
-            all.extend(arities);
-            all
-        };
         // Old code goes first (ORC cannot hold two definitions of a name);
         // its callers are recompiled right after, before anything runs.
         let old: Vec<Definition> = plan
