@@ -98,9 +98,10 @@ mod tests {
             }
         );
         assert_eq!(t[1].token, Token::Ident("f".into()));
-        assert_eq!(t[6].token, Token::Number(2.5));
-        assert_eq!(t[6].col, 12);
-        assert_eq!(t.len(), 7);
+        assert_eq!(t[6].token, Token::Char('*'));
+        assert_eq!(t[7].token, Token::Number(2.5));
+        assert_eq!(t[7].col, 12);
+        assert_eq!(t.len(), 8);
         assert!(lex_at("1..2", 1).is_err());
     }
 }
