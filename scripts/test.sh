@@ -7,3 +7,5 @@ bash scripts/setup.sh
 # (`cargo test` alone builds only the rlib).
 cargo build --locked --lib
 cargo test --locked "$@"
+# The REPL's own lexer/parser unit tests (examples' tests do not run above).
+cargo test --locked --example repl
