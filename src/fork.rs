@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, Once, Weak};
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 use crate::arena::{Arena, ARENAS, SHARED_ARENAS};
 

@@ -38,6 +38,7 @@ pub mod os;
 pub mod perf_map;
 mod probe;
 mod stats;
+mod sync;
 
 #[cfg(feature = "llvm19")]
 pub mod inkwell;

@@ -7,8 +7,6 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 
-use parking_lot::Mutex;
-
 /// The environment variable that turns the perf map on for every manager.
 pub const PERF_MAP_ENV: &str = "JITMM_PERF_MAP";
 
@@ -47,9 +45,10 @@ pub(crate) fn append(symbols: &[Symbol]) {
     if symbols.is_empty() {
         return;
     }
-    static WRITER: Mutex<()> = Mutex::new(());
+    // One write with O_APPEND: Linux serialises writes to a regular file,
+    // so lines of concurrent appends never interleave, and no lock is held
+    // that a forked child could inherit locked.
     let text: String = symbols.iter().map(line).collect();
-    let _guard = WRITER.lock();
     if let Ok(mut file) = OpenOptions::new().create(true).append(true).open(path()) {
         let _ = file.write_all(text.as_bytes());
     }

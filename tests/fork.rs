@@ -40,7 +40,6 @@ fn receive(fd: i32) -> usize {
 
 #[test]
 fn parent_and_child_keep_their_code_apart() {
-    let _g = serial();
     for strategy in [Strategy::DualMap, Strategy::Mprotect] {
         let (before, before_text) = load(strategy, 1);
         let before_addr = before.exec_addr(before_text) as usize;
@@ -112,10 +111,6 @@ fn parent_and_child_keep_their_code_apart() {
 
 #[test]
 fn child_cannot_write_the_parents_code() {
-    // Not concurrently with the other fork test: a child forked while the
-    // other test's thread allocates has been seen to block on an arena lock
-    // (under investigation).
-    let _g = serial();
     for strategy in [Strategy::DualMap, Strategy::Mprotect] {
         let (code, text) = load(strategy, 9);
         let addr = code.exec_addr(text) as usize;
@@ -124,5 +119,58 @@ fn child_cannot_write_the_parents_code() {
             unsafe { std::ptr::write_volatile(addr as *mut u8, 0) };
         });
         assert!(is_fault(sig), "{strategy:?}: {sig:?}");
+    }
+}
+
+/// Forks again and again while other threads allocate, finalize and free
+/// through the same arenas (and contend for their locks): every child must
+/// be able to JIT at once. A child that hangs on a lock inherited from the
+/// parent is killed by its alarm and fails the test.
+#[test]
+fn children_forked_during_allocation_never_hang() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..3)
+        .map(|i| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let strategy = [Strategy::DualMap, Strategy::Mprotect][i % 2];
+                while !stop.load(Ordering::Relaxed) {
+                    drop(load(strategy, 3));
+                }
+            })
+        })
+        .collect();
+    for round in 0..200 {
+        // SAFETY: the child runs only jitmm and plain memory operations,
+        // then `_exit`s without returning into the test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: arms SIGALRM, whose default action ends the process.
+            unsafe { libc::alarm(10) };
+            let ok = std::panic::catch_unwind(|| {
+                for strategy in [Strategy::DualMap, Strategy::Mprotect] {
+                    let (code, text) = load(strategy, 5);
+                    // SAFETY: a complete `fn() -> i32`.
+                    assert_eq!(unsafe { call(code.exec_addr(text)) }, 5);
+                }
+            })
+            .is_ok();
+            // SAFETY: leave the child at once.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "round {round}: child failed or hung (status {status:#x})"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.join().unwrap();
     }
 }
