@@ -35,6 +35,14 @@ const GRANULE: usize = 16;
 /// Freed-but-resident bytes per class after which pages go back to the OS.
 const SWEEP_THRESHOLD: usize = 256 << 10;
 
+/// The most recently freed chunk of a class stays resident through sweeps
+/// if it is no longer than this: a JIT that frees and reloads an object of
+/// the same size (a REPL redefining a function, a cache evicting a module)
+/// gets the same pages back without page faults. At most this much per
+/// class stays resident once everything is freed; [`Arena::trim`] returns
+/// it too.
+const HOT_LIMIT: usize = 2 << 20;
+
 /// The default reservation: the span within which every section reaches
 /// every other with the default code model's PC-relative relocations
 /// (x86-64 rel32 ±2 GiB, AArch64 ADRP ±4 GiB, RISC-V AUIPC ±2 GiB,
@@ -107,7 +115,45 @@ struct Span {
 #[derive(Default)]
 struct ClassHeap {
     spans: BTreeMap<usize, Span>,
+    /// Bytes handed out and not freed.
+    live: usize,
     dirty: usize,
+    /// The last freed chunk (`offset..end`), spared by sweeps: its pages
+    /// stay resident although its run may be marked clean.
+    hot: Option<(usize, usize)>,
+}
+
+impl ClassHeap {
+    /// Makes the hot chunk an ordinary freed range again (minus `used`, a
+    /// range now allocated), so the next sweep returns its pages.
+    fn cool(&mut self, used: (usize, usize)) {
+        let Some((lo, hi)) = self.hot.take() else {
+            return;
+        };
+        let (used_lo, used_hi) = used;
+        if used_lo >= hi || lo >= used_hi {
+            self.mark_dirty(lo, hi);
+        } else {
+            self.mark_dirty(lo, used_lo);
+            self.mark_dirty(used_hi, hi);
+        }
+    }
+
+    /// Marks the free run holding `lo..hi` as having resident pages.
+    fn mark_dirty(&mut self, lo: usize, hi: usize) {
+        if lo >= hi {
+            return;
+        }
+        let Some((_, span)) = self.spans.range_mut(..=lo).next_back() else {
+            return;
+        };
+        if let Some((&start, run)) = span.free.range_mut(..=lo).next_back() {
+            if start + run.len >= hi {
+                run.clean = false;
+                self.dirty += hi - lo;
+            }
+        }
+    }
 }
 
 /// One reservation and the blocks carved from it.
@@ -259,16 +305,7 @@ impl Arena {
 
     /// Bytes of this arena handed out to live objects (all classes).
     pub fn live_bytes(&self) -> usize {
-        self.heaps
-            .iter()
-            .map(|heap| {
-                let heap = lock(heap);
-                heap.spans
-                    .values()
-                    .map(|s| s.len - s.free_bytes)
-                    .sum::<usize>()
-            })
-            .sum()
+        self.heaps.iter().map(|heap| lock(heap).live).sum()
     }
 
     pub(crate) fn object_created(&self) {
@@ -335,6 +372,8 @@ impl Arena {
         }
         let mut heap = lock(&self.heaps[class as usize]);
         if let Some(chunk) = Self::take_fit(&mut heap, class, len, align) {
+            heap.cool((chunk.offset, chunk.offset + chunk.len));
+            heap.live += len;
             stats::live(class, len as isize);
             return Ok(chunk);
         }
@@ -364,6 +403,7 @@ impl Arena {
             },
         );
         let chunk = Self::take_fit(&mut heap, class, len, align).expect("fresh span fits");
+        heap.live += len;
         stats::live(class, len as isize);
         Ok(chunk)
     }
@@ -606,6 +646,7 @@ impl Arena {
             }
         }
         let mut heap = lock(&self.heaps[chunk.class as usize]);
+        heap.live -= chunk.len;
         let (&span_start, span) = heap
             .spans
             .range_mut(..=chunk.offset)
@@ -622,38 +663,79 @@ impl Arena {
         span.free_bytes += chunk.len;
         let span_empty = span.free_bytes == span.len;
         let span_len = span.len;
-        if span_empty && span_len > BLOCK_SIZE {
+        // An empty span goes back to the OS unless it is the class's only
+        // empty one-block span, kept so that a JIT freeing and loading
+        // around a block boundary does not map and unmap it each time.
+        let spare = || {
+            span_len == BLOCK_SIZE
+                && !heap
+                    .spans
+                    .iter()
+                    .any(|(&start, s)| start != span_start && s.free_bytes == s.len)
+        };
+        if span_empty && !spare() {
             let span = heap.spans.remove(&span_start).expect("span present");
+            heap.cool((span_start, span_start + span_len));
             self.unmap_span(span_start, &span);
             return;
         }
-        heap.dirty += chunk.len;
-        if heap.dirty >= SWEEP_THRESHOLD {
+        // The chunk freed before becomes an ordinary dirty range; this one
+        // counts towards a sweep only once it cools in turn.
+        heap.cool((0, 0));
+        if chunk.len <= HOT_LIMIT {
+            heap.hot = Some((chunk.offset, chunk.offset + chunk.len));
+        } else {
+            heap.dirty += chunk.len;
+        }
+        // Sweep when enough has piled up, and when the class's last chunk
+        // goes (a JIT that dropped everything gets its memory back now).
+        if heap.dirty >= SWEEP_THRESHOLD || (heap.dirty > 0 && heap.live == 0) {
             self.sweep(&mut heap, chunk.class);
         }
     }
 
-    /// Returns the pages of dirty free runs to the OS.
+    /// Returns the pages of dirty free runs to the OS, except those of the
+    /// hot chunk (see [`HOT_LIMIT`]).
     fn sweep(&self, heap: &mut ClassHeap, class: Class) {
+        let hot = heap.hot;
         heap.dirty = 0;
         for (&span_start, span) in heap.spans.iter_mut() {
+            // Writable address of arena offset `o` in this span: `o + rw_shift`.
+            let rw_shift = span.rw_base.wrapping_sub(span_start);
             for (&start, run) in span.free.iter_mut().filter(|(_, r)| !r.clean) {
-                run.clean = true;
+                let end = start + run.len;
                 let lo = round_up(start, self.page).unwrap_or(usize::MAX);
-                let hi = round_down(start + run.len, self.page);
-                if lo >= hi {
-                    continue;
-                }
-                match (self.fd(), class) {
-                    (Some(fd), Class::Code | Class::ReadOnly) => {
-                        let _ = os::punch_hole(fd, lo, hi - lo);
+                let hi = round_down(end, self.page);
+                run.clean = true;
+                match hot.filter(|&(h_lo, h_hi)| start <= h_lo && h_hi <= end) {
+                    Some((h_lo, h_hi)) => {
+                        // Keep the pages the hot chunk touches.
+                        let keep_lo = round_down(h_lo, self.page);
+                        let keep_hi = round_up(h_hi, self.page).unwrap_or(usize::MAX);
+                        self.release_pages(class, rw_shift, lo, hi.min(keep_lo));
+                        self.release_pages(class, rw_shift, lo.max(keep_hi), hi);
                     }
-                    _ => {
-                        let addr = span.rw_base + (lo - span_start);
-                        // SAFETY: a free, private anonymous range of our span.
-                        let _ = unsafe { os::discard_anon(addr as *mut u8, hi - lo) };
-                    }
+                    None => self.release_pages(class, rw_shift, lo, hi),
                 }
+            }
+        }
+    }
+
+    /// Returns the pages `lo..hi` (arena offsets, page-aligned) of a span's
+    /// free range to the OS (`rw_shift`: see `sweep`); an empty range does
+    /// nothing.
+    fn release_pages(&self, class: Class, rw_shift: usize, lo: usize, hi: usize) {
+        if lo >= hi {
+            return;
+        }
+        match (self.fd(), class) {
+            (Some(fd), Class::Code | Class::ReadOnly) => {
+                let _ = os::punch_hole(fd, lo, hi - lo);
+            }
+            _ => {
+                let addr = lo.wrapping_add(rw_shift);
+                // SAFETY: a free, private anonymous range of our span.
+                let _ = unsafe { os::discard_anon(addr as *mut u8, hi - lo) };
             }
         }
     }
@@ -681,6 +763,7 @@ impl Arena {
     pub fn trim(&self) {
         for class in Class::ALL {
             let mut heap = lock(&self.heaps[class as usize]);
+            heap.cool((0, 0));
             self.sweep(&mut heap, class);
         }
     }

@@ -212,3 +212,45 @@ fn probe_reports_a_usable_strategy() {
     assert_eq!(p.dual_map, p.auto_strategy == Strategy::DualMap);
     assert!(!p.icache_method.is_empty());
 }
+
+/// Pages of `addr..addr + len` resident in memory, from mincore(2).
+fn resident_pages(addr: *const u8, len: usize) -> usize {
+    let page = jitmm::os::page_size();
+    let mut vec = vec![0u8; len.div_ceil(page)];
+    // SAFETY: a page-aligned range of a live reservation, and a vector with
+    // one byte per page.
+    let rc = unsafe { libc::mincore(addr as *mut libc::c_void, len, vec.as_mut_ptr()) };
+    assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    vec.iter().filter(|&&b| b & 1 != 0).count()
+}
+
+/// Freed pages go back to the OS, except those of the last object freed
+/// (reloaded at once by JITs that replace an object), until `trim`.
+#[test]
+fn freed_pages_return_except_the_last_freed_objects() {
+    const BIG: usize = 512 << 10;
+    for strategy in STRATEGIES {
+        let arena = Arena::new(64 << 20, strategy).unwrap();
+        let page = arena.page_size();
+        let load = |len: usize| {
+            let mut object = Object::in_arena(arena.clone());
+            let text = object.allocate(Class::Code, len, page).unwrap();
+            object.bytes_mut(text).fill(0xc3);
+            let done = object.finalize().unwrap();
+            (done.exec_addr(text), done)
+        };
+        let (big, object) = load(BIG);
+        drop(object);
+        assert_eq!(resident_pages(big, BIG), BIG / page, "{strategy:?}: kept");
+
+        // A small object takes the big one's place, and is freed in turn:
+        // now it is the last one freed, and the rest of the big one goes.
+        let (small, object) = load(page);
+        assert_eq!(small, big, "{strategy:?}: first fit");
+        drop(object);
+        assert_eq!(resident_pages(big, BIG), 1, "{strategy:?}: released");
+
+        arena.trim();
+        assert_eq!(resident_pages(big, BIG), 0, "{strategy:?}: trimmed");
+    }
+}

@@ -831,6 +831,9 @@ static void live(bool rtdyld, Kind k, int n) {
       dealloc(*jl, std::move(fa));
     allocs.clear();
   }
+  // This program's own handle vectors are not the manager's memory.
+  std::vector<std::unique_ptr<TimedRTDyld>>().swap(managers);
+  std::vector<FinalizedAlloc>().swap(allocs);
   malloc_trim(0);
   auto maps2 = read_maps();
   uint64_t rss2 = rss_bytes();
