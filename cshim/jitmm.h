@@ -97,6 +97,12 @@ void *jitmm_jitlink_memory_manager_create(const jitmm_config *config);
 /* Copies the process-wide counters into *out; 0 on success, -1 if out is NULL. */
 int jitmm_stats_get(jitmm_stats *out);
 
+/* Returns every free page of every arena to the OS now.  Freed memory goes
+ * back on its own, except the last freed chunk of each section class (at
+ * most 2 MiB each), kept resident so that an object of the same size loads
+ * again without page faults; call this after dropping a large JIT. */
+void jitmm_trim(void);
+
 /* The last error on this thread, or "" if none.  Valid until the next jitmm
  * call on this thread. */
 const char *jitmm_last_error(void);

@@ -759,7 +759,8 @@ impl Arena {
         self.release_blocks(start, span.len);
     }
 
-    /// Returns every free page of every class to the OS now.
+    /// Returns every free page of every class to the OS now, including the
+    /// last freed chunks that sweeps keep resident.
     pub fn trim(&self) {
         for class in Class::ALL {
             let mut heap = lock(&self.heaps[class as usize]);
@@ -873,6 +874,14 @@ fn registry() -> MutexGuard<'static, Vec<Weak<Arena>>> {
     let mut arenas = lock(&ARENAS);
     arenas.retain(|a| a.strong_count() > 0);
     arenas
+}
+
+/// Returns every free page of every arena to the OS now (see [`Arena::trim`]).
+pub fn trim() {
+    let arenas: Vec<Arc<Arena>> = registry().iter().filter_map(Weak::upgrade).collect();
+    for arena in arenas {
+        arena.trim();
+    }
 }
 
 /// Address ranges owned by every live arena, for counting VMAs.

@@ -45,7 +45,7 @@ pub mod inkwell;
 #[cfg(feature = "llvm19")]
 pub mod orc;
 
-pub use arena::{Arena, Class};
+pub use arena::{trim, Arena, Class};
 pub use config::{Config, Strategy, STRATEGY_ENV};
 pub use error::{Errno, Error, Result};
 pub use object::{FinalizedObject, Object, Section, SectionId};

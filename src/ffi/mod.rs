@@ -311,6 +311,16 @@ pub unsafe extern "C" fn jitmm_stats_get(out: *mut Stats) -> c_int {
     }
 }
 
+/// Returns every free page of every arena to the OS now, including those
+/// kept resident for quick reuse.
+#[no_mangle]
+pub extern "C" fn jitmm_trim() {
+    let _ = guard(-1, || {
+        crate::trim();
+        Ok(0)
+    });
+}
+
 /// The last error message of this thread ("" if none).
 #[no_mangle]
 pub extern "C" fn jitmm_last_error() -> *const c_char {
