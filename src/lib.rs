@@ -23,6 +23,49 @@
 //! assert_eq!(f(), 42);
 //! # Ok::<(), jitmm::Error>(())
 //! ```
+//!
+//! ## With LLVM
+//!
+//! **MCJIT through inkwell** ([`inkwell::ModuleExt`]): an ordinary inkwell
+//! engine whose memory is jitmm's, freed with the engine.
+//!
+//! ```no_run
+//! use inkwell::{context::Context, OptimizationLevel};
+//! use jitmm::inkwell::ModuleExt;
+//!
+//! let context = Context::create();
+//! let module = context.create_module("m");
+//! let engine = module.create_jitmm_execution_engine(OptimizationLevel::Default)?;
+//! # Ok::<(), jitmm::Error>(())
+//! ```
+//!
+//! **ORC LLJIT with RuntimeDyld** ([`ffi::jitmm_orc_rtdyld_layer`]): one
+//! manager per object, freed when its `ResourceTracker` is removed. **ORC
+//! LLJIT with JITLink**: the same with [`ffi::jitmm_orc_jitlink_layer`].
+//! Both want a position-independent, small-code-model target machine
+//! ([`orc::pic_small_jit_target_machine_builder`]).
+//!
+//! ```no_run
+//! use jitmm::llvm_sys::orc2::lljit::*;
+//!
+//! // SAFETY: LLVM's C API; the native target is initialised beforehand.
+//! let jit = unsafe {
+//!     let builder = LLVMOrcCreateLLJITBuilder();
+//!     let jtmb = jitmm::orc::pic_small_jit_target_machine_builder()?;
+//!     LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
+//!     // NULL: default config; or a `*mut jitmm_config`.
+//!     let layer = jitmm::ffi::jitmm_orc_rtdyld_layer; // or jitmm_orc_jitlink_layer
+//!     LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(builder, layer, std::ptr::null_mut());
+//!     let mut jit = std::ptr::null_mut();
+//!     assert!(LLVMOrcCreateLLJIT(&mut jit, builder).is_null());
+//!     jit
+//! };
+//! # Ok::<(), jitmm::Error>(())
+//! ```
+//!
+//! C and C++ clients use the same managers through `cshim/jitmm.h` and the
+//! header-only `cshim/jitmm.hpp` (`jitmm::createRTDyldMemoryManager()`,
+//! `jitmm::createJITLinkMemoryManager()`); see the README.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
