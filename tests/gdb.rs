@@ -15,7 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::cxx::{build_client, run_client};
+use common::cxx::build_client;
+use inkwell::context::Context;
+use inkwell::OptimizationLevel;
+use jitmm::inkwell::ModuleExt;
+use jitmm::Config;
 
 /// The target program, built once per test binary.
 fn target() -> &'static Path {
@@ -139,5 +143,81 @@ fn registrations_are_withdrawn_when_code_is_freed() {
             );
         }
     }
-    let _ = run_client;
+}
+
+/// `struct jit_code_entry` of GDB's JIT interface.
+#[repr(C)]
+struct JitCodeEntry {
+    next: *const JitCodeEntry,
+    prev: *const JitCodeEntry,
+    symfile: *const u8,
+    size: u64,
+}
+
+/// `struct jit_descriptor`.
+#[repr(C)]
+struct JitDescriptor {
+    version: u32,
+    action: u32,
+    relevant: *const JitCodeEntry,
+    first: *const JitCodeEntry,
+}
+
+extern "C" {
+    // libLLVM's; GDB reads it by name.
+    static __jit_debug_descriptor: JitDescriptor;
+}
+
+/// Entries in this process's GDB registration list.
+fn entries() -> usize {
+    // SAFETY: no other test of this binary JIT-compiles in this process, so
+    // the list does not change while it is walked.
+    unsafe {
+        let mut n = 0;
+        let mut entry = std::ptr::addr_of!(__jit_debug_descriptor)
+            .read_volatile()
+            .first;
+        while !entry.is_null() {
+            n += 1;
+            entry = (*entry).next;
+        }
+        n
+    }
+}
+
+/// The Rust API: an inkwell engine made with `Config::debugger(true)` has
+/// its object registered exactly once (LLVM 19's MCJIT adds its own GDB
+/// listener too; jitmm makes sure it is not there twice), and withdrawn when
+/// the engine goes.
+#[test]
+fn inkwell_engine_registers_each_object_once() {
+    let context = Context::create();
+    let before = entries();
+    {
+        let module = context.create_module("gdb_rust");
+        let i32_type = context.i32_type();
+        let function = module.add_function("jitmm_gdb_rust_fn", i32_type.fn_type(&[], false), None);
+        let builder = context.create_builder();
+        builder.position_at_end(context.append_basic_block(function, "entry"));
+        builder
+            .build_return(Some(&i32_type.const_int(7, false)))
+            .unwrap();
+        let engine = module
+            .create_jitmm_execution_engine_with(
+                OptimizationLevel::Default,
+                &Config::new().debugger(true),
+            )
+            .unwrap();
+        // SAFETY: the function has this signature.
+        let f =
+            unsafe { engine.get_function::<unsafe extern "C" fn() -> i32>("jitmm_gdb_rust_fn") }
+                .unwrap();
+        // SAFETY: calling JIT code of the declared signature.
+        assert_eq!(unsafe { f.call() }, 7);
+        assert_eq!(entries(), before + 1);
+        // The engine goes with the module that owns it.
+        drop(engine);
+        drop(module);
+    }
+    assert_eq!(entries(), before);
 }
