@@ -20,6 +20,19 @@ fn c_client_example() {
     assert!(stdout.contains("after removal: 0 object(s) live"));
 }
 
+/// Compiles `examples/cpp_client.cpp` (the C++ API: MCJIT through
+/// EngineBuilder, ORC through an ObjectLinkingLayer on jitmm's
+/// JITLinkMemoryManager) against libjitmm.so and runs it.
+#[test]
+fn cpp_client_example() {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/cpp_client.cpp");
+    let stdout = run_client(&build_client("c++", &source, "--cxxflags", &[]));
+    assert!(stdout.contains("MCJIT:       triple(14) = 42"));
+    assert!(stdout.contains("ORC JITLink: triple(14) = 42"));
+    assert!(stdout.contains("after removal: 0 object(s) live"));
+    assert!(stdout.trim_end().ends_with("ok"));
+}
+
 #[test]
 fn rtdyld_memory_manager_interface() {
     let out = build_and_run("memory_manager_test", &[]);
