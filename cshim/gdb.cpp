@@ -116,13 +116,19 @@ llvm::JITEventListener &gdbListener() {
   return *llvm::JITEventListener::createGDBRegistrationListener();
 }
 
+namespace {
 std::unique_ptr<llvm::orc::ObjectLinkingLayer::Plugin>
-gdbJITLinkPlugin(llvm::orc::ExecutionSession &session) {
+makePlugin(llvm::orc::ExecutionSession &session) {
   // Registered whether or not the object has DWARF: the symbol table alone
   // names the functions.
   return std::make_unique<llvm::orc::DebugObjectManagerPlugin>(
       session, std::make_unique<Registrar>(), /*RequireDebugSections=*/false,
       /*AutoRegisterCode=*/true);
+}
+} // namespace
+
+void addGDBPlugin(llvm::orc::ObjectLinkingLayer &layer, llvm::orc::ExecutionSession &session) {
+  layer.addPlugin(makePlugin(session));
 }
 
 void gdbWithdrawWithin(uint64_t start, uint64_t end) {
@@ -149,5 +155,5 @@ extern "C" void *jitmm_shim_gdb_jitlink_plugin_create(const jitmm_core_api *api,
   }
   // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
   auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
-  return jitmm::detail::gdbJITLinkPlugin(session).release();
+  return jitmm::detail::makePlugin(session).release();
 }

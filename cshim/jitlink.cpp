@@ -307,7 +307,7 @@ extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_jitlink_layer(const jitmm_core_a
   // The plugin releases each object's debug copy (withdrawing its GDB
   // registration, see deallocate) before the layer frees the object.
   if (debugger)
-    layer->addPlugin(jitmm::detail::gdbJITLinkPlugin(session));
+    jitmm::detail::addGDBPlugin(*layer, session);
   // LLVM's unwrap(LLVMOrcObjectLayerRef) yields ObjectLayer*: convert to the
   // base first (the layer has several bases).
   return reinterpret_cast<LLVMOrcObjectLayerRef>(

@@ -7,12 +7,18 @@
 #include <utility>
 #include <vector>
 
-#include <llvm/ExecutionEngine/JITEventListener.h>
-#include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/ExecutionEngine/RTDyldMemoryManager.h>
 #include <llvm/ExecutionEngine/RuntimeDyld.h>
 
 #include "core.h"
+
+namespace llvm {
+class JITEventListener;
+namespace orc {
+class ExecutionSession;
+class ObjectLinkingLayer;
+} // namespace orc
+} // namespace llvm
 
 namespace jitmm {
 namespace detail {
@@ -37,8 +43,7 @@ public:
 // singleton; gdbWithdrawWithin withdraws every JITLink registration whose
 // image starts in [start, end), and must run before that memory is freed.
 llvm::JITEventListener &gdbListener();
-std::unique_ptr<llvm::orc::ObjectLinkingLayer::Plugin>
-gdbJITLinkPlugin(llvm::orc::ExecutionSession &session);
+void addGDBPlugin(llvm::orc::ObjectLinkingLayer &layer, llvm::orc::ExecutionSession &session);
 void gdbWithdrawWithin(uint64_t start, uint64_t end);
 
 // llvm::RTDyldMemoryManager on the jitmm core.
