@@ -72,20 +72,31 @@ fn backtrace(backend: &str, registration: &str, env_gdb: bool) -> String {
     text
 }
 
-/// Whether a backtrace frame other than #0 names the JIT function.
-fn names_probe(backtrace: &str) -> bool {
+/// Whether a backtrace frame names `function`.
+fn names(backtrace: &str, function: &str) -> bool {
     backtrace
         .lines()
-        .any(|l| l.starts_with('#') && !l.starts_with("#0") && l.contains(" jitmm_gdb_probe_fn "))
+        .any(|l| l.starts_with('#') && l.contains(&format!(" {function} ")))
+}
+
+/// Whether a backtrace frame names the JIT function.
+fn names_probe(backtrace: &str) -> bool {
+    names(backtrace, "jitmm_gdb_probe_fn")
 }
 
 fn check_backend(backend: &str) {
     if !gdb_installed() {
         return;
     }
+    let on = backtrace(backend, "on", false);
     assert!(
-        names_probe(&backtrace(backend, "on", false)),
+        names_probe(&on),
         "{backend}: registration on, but the backtrace does not name jitmm_gdb_probe_fn"
+    );
+    // The function freed before jitmm_gdb_probe_fn took its addresses.
+    assert!(
+        !names(&on, "jitmm_gdb_old_fn"),
+        "{backend}: a freed function's registration is still in GDB"
     );
     assert!(
         !names_probe(&backtrace(backend, "off", false)),
@@ -124,7 +135,9 @@ fn jitmm_gdb_env_turns_registration_on() {
 
 /// Without a debugger: GDB's list gains one entry per loaded object with
 /// registration on, none with it off, and is back where it was once the
-/// code is freed (the target checks this and exits non-zero otherwise).
+/// code is freed (the target checks this and exits non-zero otherwise);
+/// and the second function's code reuses the first one's freed addresses,
+/// which the GDB tests rely on.
 #[test]
 fn registrations_are_withdrawn_when_code_is_freed() {
     for backend in ["mcjit", "rtdyld", "jitlink", "jitlink-cxx"] {
@@ -137,7 +150,8 @@ fn registrations_are_withdrawn_when_code_is_freed() {
             let stdout = String::from_utf8_lossy(&out.stdout);
             println!("{backend} {registration}: {stdout}");
             assert!(
-                out.status.success() && stdout.contains("probe(13) = 42"),
+                out.status.success()
+                    && stdout.contains("probe(13) = 42, code at the freed address: yes"),
                 "{backend} {registration}: {stdout}{}",
                 String::from_utf8_lossy(&out.stderr)
             );

@@ -1,6 +1,7 @@
-// A program for GDB to stop in: JIT-compiles jitmm_gdb_probe_fn, which
-// calls the host's jitmm_gdb_break, on jitmm with GDB registration on or
-// off, through one of
+// A program for GDB to stop in: JIT-compiles jitmm_gdb_old_fn, runs and
+// frees it, then JIT-compiles jitmm_gdb_probe_fn at the same addresses and
+// has it call the host's jitmm_gdb_break, on jitmm with GDB registration on
+// or off, through one of
 //
 //   mcjit        EngineBuilder::setMCJITMemoryManager(jitmm::createRTDyldMemoryManager)
 //   rtdyld       LLJIT with the C creator jitmm_orc_rtdyld_layer
@@ -12,15 +13,17 @@
 // away so that the switch under test is jitmm's.)
 //
 // Usage: gdb_target <backend> <on|off>.  A breakpoint on jitmm_gdb_break
-// shows jitmm_gdb_probe_fn as its caller when registration is on.  Run
-// without a debugger, it also checks GDB's list of registrations: one more
-// entry while the code is loaded (with registration on), and back to where
-// it was once the code is freed.  Prints "ok" and exits with 0 on success.
+// shows jitmm_gdb_probe_fn as its caller when registration is on, and
+// never the freed jitmm_gdb_old_fn.  Run without a debugger, it also checks
+// GDB's list of registrations: one more entry while code is loaded (with
+// registration on), and back to where it was once the code is freed.
+// Prints "ok" and exits with 0 on success.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <llvm/ExecutionEngine/ExecutionEngine.h>
 #include <llvm/ExecutionEngine/JITEventListener.h>
@@ -50,14 +53,22 @@ extern "C" __attribute__((noinline)) int jitmm_gdb_break(int x) {
   return x + 1;
 }
 
-// Not a tail call: the multiplication after the call keeps the frame.
-static const char *ir = R"(
-define i32 @jitmm_gdb_probe_fn(ptr %f, i32 %x) {
+// What the first, freed function calls instead (no breakpoint there).
+extern "C" __attribute__((noinline)) int jitmm_gdb_quiet(int x) {
+  asm volatile("" ::: "memory");
+  return x + 1;
+}
+
+// `name`(f, x) = f(x) * 3.  Not a tail call: the multiplication after the
+// call keeps the frame.
+static std::string ir(const char *name) {
+  return std::string("define i32 @") + name + R"((ptr %f, i32 %x) {
   %r = call i32 %f(i32 %x)
   %s = mul i32 %r, 3
   ret i32 %s
 }
 )";
+}
 
 using Probe = int (*)(int (*)(int), int);
 
@@ -68,110 +79,156 @@ static int entries() {
   return n;
 }
 
-static std::unique_ptr<Module> parse(LLVMContext &context) {
+static std::unique_ptr<Module> parse(LLVMContext &context, const std::string &text) {
   SMDiagnostic diag;
-  auto module = parseIR(MemoryBufferRef(ir, "gdb_probe"), diag, context);
+  auto module = parseIR(MemoryBufferRef(text, "gdb_probe"), diag, context);
   if (!module)
     std::fprintf(stderr, "parse: %s\n", diag.getMessage().str().c_str());
   return module;
 }
 
-static int fail(const std::string &what) {
+static void fail(const std::string &what) {
   std::printf("FAIL %s: %s\n", what.c_str(), jitmm_last_error());
-  return 1;
+  std::exit(1);
 }
 
-// Runs the probe, prints its result and GDB's entry counts, frees the code.
-static int run(const std::string &backend, const jitmm::Config &config) {
-  int before = entries(), loaded = -1, result = -1;
-  if (backend == "mcjit") {
+// One backend: load(name) JIT-compiles a function and returns it; unload()
+// frees its code.
+struct Jit {
+  virtual ~Jit() = default;
+  virtual Probe load(const char *name) = 0;
+  virtual void unload() = 0;
+};
+
+struct Mcjit final : Jit {
+  explicit Mcjit(const jitmm::Config &config) : config(config) {}
+  Probe load(const char *name) override {
     auto context = std::make_unique<LLVMContext>();
-    auto module = parse(*context);
+    auto module = parse(*context, ir(name));
     if (!module)
-      return 1;
+      std::exit(1);
     std::string error;
-    std::unique_ptr<ExecutionEngine> ee(EngineBuilder(std::move(module))
-                                            .setEngineKind(EngineKind::JIT)
-                                            .setErrorStr(&error)
-                                            .setMCJITMemoryManager(jitmm::createRTDyldMemoryManager(config))
-                                            .create());
+    ee.reset(EngineBuilder(std::move(module))
+                 .setEngineKind(EngineKind::JIT)
+                 .setErrorStr(&error)
+                 .setMCJITMemoryManager(jitmm::createRTDyldMemoryManager(config))
+                 .create());
     if (!ee)
-      return fail("MCJIT: " + error);
+      fail("MCJIT: " + error);
+    contexts.push_back(std::move(context)); // outlives the engine
     // LLVM 19's MCJIT gives every engine LLVM's GDB listener by itself.
     // Take it away, so that what is registered is jitmm's doing alone (the
     // manager puts it back when registration is on).
     ee->UnregisterJITEventListener(JITEventListener::createGDBRegistrationListener());
-    auto probe = reinterpret_cast<Probe>(ee->getFunctionAddress("jitmm_gdb_probe_fn"));
+    auto probe = reinterpret_cast<Probe>(ee->getFunctionAddress(name));
     if (!probe)
-      return fail("MCJIT lookup");
-    result = probe(jitmm_gdb_break, 13);
-    loaded = entries();
-    ee.reset(); // frees the code
-  } else {
+      fail("MCJIT lookup");
+    return probe;
+  }
+  void unload() override { ee.reset(); } // frees the code
+
+  jitmm::Config config;
+  std::vector<std::unique_ptr<LLVMContext>> contexts;
+  std::unique_ptr<ExecutionEngine> ee;
+};
+
+struct Orc final : Jit {
+  Orc(const std::string &backend, const jitmm::Config &config) : config(config) {
     auto jtmb = JITTargetMachineBuilder::detectHost();
     if (!jtmb)
-      return fail(toString(jtmb.takeError()));
+      fail(toString(jtmb.takeError()));
     // What the jitmm layers expect (LLJIT only picks these for its own layer).
     jtmb->setRelocationModel(Reloc::PIC_);
     jtmb->setCodeModel(CodeModel::Small);
     LLJITBuilder builder;
     builder.setJITTargetMachineBuilder(std::move(*jtmb));
+    const jitmm::Config *c = &this->config;
     if (backend == "jitlink-cxx") {
-      bool debugger = config.debugger != 0;
       builder.setObjectLinkingLayerCreator(
-          [&config, debugger](ExecutionSession &es,
-                              const Triple &) -> Expected<std::unique_ptr<ObjectLayer>> {
-            auto manager = jitmm::createJITLinkMemoryManager(config);
+          [c](ExecutionSession &es, const Triple &) -> Expected<std::unique_ptr<ObjectLayer>> {
+            auto manager = jitmm::createJITLinkMemoryManager(*c);
             if (!manager)
               return make_error<StringError>(jitmm_last_error(), inconvertibleErrorCode());
             auto layer = std::make_unique<ObjectLinkingLayer>(es, std::move(manager));
             layer->addPlugin(std::make_unique<EHFrameRegistrationPlugin>(
                 es, std::make_unique<jitlink::InProcessEHFrameRegistrar>()));
-            if (debugger)
+            if (c->debugger)
               layer->addPlugin(jitmm::createGDBPlugin(es));
             return std::move(layer);
           });
-    } else if (backend == "rtdyld" || backend == "jitlink") {
+    } else {
       auto creator = backend == "jitlink" ? jitmm_orc_jitlink_layer : jitmm_orc_rtdyld_layer;
       builder.setObjectLinkingLayerCreator(
-          [&config, creator](ExecutionSession &es,
-                             const Triple &tt) -> Expected<std::unique_ptr<ObjectLayer>> {
+          [c, creator](ExecutionSession &es,
+                       const Triple &tt) -> Expected<std::unique_ptr<ObjectLayer>> {
             LLVMOrcObjectLayerRef layer =
-                creator(const_cast<jitmm::Config *>(&config),
+                creator(const_cast<jitmm::Config *>(c),
                         reinterpret_cast<LLVMOrcExecutionSessionRef>(&es), tt.str().c_str());
             if (!layer)
               return make_error<StringError>(jitmm_last_error(), inconvertibleErrorCode());
             return std::unique_ptr<ObjectLayer>(reinterpret_cast<ObjectLayer *>(layer));
           });
-    } else {
-      std::printf("unknown backend %s\n", backend.c_str());
-      return 2;
     }
-    auto jit = builder.create();
-    if (!jit)
-      return fail(toString(jit.takeError()));
-    auto tracker = (*jit)->getMainJITDylib().createResourceTracker();
-    auto context = std::make_unique<LLVMContext>();
-    auto module = parse(*context);
-    if (!module)
-      return 1;
-    if (Error err = (*jit)->addIRModule(tracker, ThreadSafeModule(std::move(module), std::move(context))))
-      return fail(toString(std::move(err)));
-    auto addr = (*jit)->lookup("jitmm_gdb_probe_fn");
-    if (!addr)
-      return fail(toString(addr.takeError()));
-    result = addr->toPtr<Probe>()(jitmm_gdb_break, 13);
-    loaded = entries();
-    if (Error err = tracker->remove()) // frees the code
-      return fail(toString(std::move(err)));
+    auto created = builder.create();
+    if (!created)
+      fail(toString(created.takeError()));
+    jit = std::move(*created);
   }
+  Probe load(const char *name) override {
+    tracker = jit->getMainJITDylib().createResourceTracker();
+    auto context = std::make_unique<LLVMContext>();
+    auto module = parse(*context, ir(name));
+    if (!module)
+      std::exit(1);
+    if (Error err = jit->addIRModule(tracker, ThreadSafeModule(std::move(module), std::move(context))))
+      fail(toString(std::move(err)));
+    auto addr = jit->lookup(name);
+    if (!addr)
+      fail(toString(addr.takeError()));
+    return addr->toPtr<Probe>();
+  }
+  void unload() override {
+    if (Error err = tracker->remove()) // frees the code
+      fail(toString(std::move(err)));
+  }
+
+  jitmm::Config config;
+  std::unique_ptr<LLJIT> jit;
+  ResourceTrackerSP tracker;
+};
+
+// Loads, runs and frees jitmm_gdb_old_fn, then does the same with
+// jitmm_gdb_probe_fn, whose code lands on the freed addresses (the old
+// function's registration must be gone by then, or GDB would see two
+// functions there).  Prints the result and GDB's entry counts.
+static int run(const std::string &backend, const jitmm::Config &config) {
+  std::unique_ptr<Jit> jit;
+  if (backend == "mcjit")
+    jit = std::make_unique<Mcjit>(config);
+  else if (backend == "rtdyld" || backend == "jitlink" || backend == "jitlink-cxx")
+    jit = std::make_unique<Orc>(backend, config);
+  else {
+    std::printf("unknown backend %s\n", backend.c_str());
+    return 2;
+  }
+  int before = entries();
+  Probe old = jit->load("jitmm_gdb_old_fn");
+  int old_result = old(jitmm_gdb_quiet, 13);
+  jit->unload();
+  int between = entries();
+  Probe probe = jit->load("jitmm_gdb_probe_fn");
+  int result = probe(jitmm_gdb_break, 13);
+  int loaded = entries();
+  jit->unload();
   int after = entries();
-  std::printf("%s: probe(13) = %d\n", backend.c_str(), result);
+  std::printf("%s: probe(13) = %d, code at the freed address: %s\n", backend.c_str(), result,
+              reinterpret_cast<void *>(probe) == reinterpret_cast<void *>(old) ? "yes" : "no");
   std::printf("gdb entries: before %d, loaded %d, after removal %d\n", before, loaded, after);
   const char *env = std::getenv("JITMM_GDB");
   bool on = config.debugger || (env && std::strcmp(env, "1") == 0);
   int expected = before + (on ? 1 : 0);
-  bool ok = result == 42 && loaded == expected && after == before;
+  bool ok = old_result == 42 && result == 42 && between == before && loaded == expected &&
+            after == before;
   std::printf("%s\n", ok ? "ok" : "FAILED");
   return ok ? 0 : 1;
 }
