@@ -6,8 +6,9 @@
 // Build against the shared library:
 //   c++ examples/cpp_client.cpp -Icshim $(llvm-config-19 --cxxflags) \
 //       -Ltarget/debug -ljitmm $(llvm-config-19 --ldflags) -lLLVM-19 -o cpp_client
-// or with pkg-config (see README):
-//   c++ examples/cpp_client.cpp $(pkg-config --cflags --libs jitmm) -o cpp_client
+// or with the pkg-config file the build writes next to the libraries:
+//   c++ examples/cpp_client.cpp \
+//       $(PKG_CONFIG_PATH=target/debug pkg-config --cflags --libs jitmm) -o cpp_client
 #include <cstdint>
 #include <cstdio>
 #include <memory>
