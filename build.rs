@@ -3,9 +3,13 @@
 //! llvm-config is looked up as: the one llvm-sys found
 //! (`DEP_LLVM_<major>_CONFIG_PATH`), env `LLVM_CONFIG`, `llvm-config-<major>`,
 //! then `llvm-config` (accepted only if its major version matches).
+//!
+//! Also writes pkg-config files for C and C++ clients next to libjitmm.so
+//! (`target/<profile>/jitmm.pc` and `jitmm-static.pc`, see
+//! [`write_pkg_config`]).
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn llvm_major() -> u32 {
@@ -54,6 +58,60 @@ fn find_llvm_config(major: u32) -> Result<String, String> {
     ))
 }
 
+/// Writes `jitmm.pc` (libjitmm.so) and `jitmm-static.pc` (libjitmm.a) for
+/// the build tree into OUT_DIR and into the directory cargo puts the
+/// libraries in (`target/[<triple>/]<profile>`, three levels above OUT_DIR):
+/// `PKG_CONFIG_PATH=target/debug pkg-config --cflags --libs jitmm`.
+/// Both link the shared libLLVM, the one the library was built against: one
+/// LLVM per process.
+fn write_pkg_config(major: u32, llvm_libdir: &str, llvm_includedir: &str, llvm_cflags: &str) {
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let lib_dir = out_dir.ancestors().nth(3).unwrap_or(&out_dir);
+    let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    // LLVM's preprocessor definitions (its -I is llvm_includedir); C and C++
+    // alike, so no language level or code-generation flags.
+    let defines: Vec<&str> = llvm_cflags
+        .split_whitespace()
+        .filter(|f| f.starts_with("-D"))
+        .collect();
+    let variables = format!(
+        "prefix={}\nlibdir={}\nincludedir=${{prefix}}/cshim\n\
+         llvm_libdir={llvm_libdir}\nllvm_includedir={llvm_includedir}\n\n",
+        root.display(),
+        lib_dir.display(),
+    );
+    let common = format!(
+        "Version: {}\nCflags: -I${{includedir}} -I${{llvm_includedir}} {}\n",
+        env::var("CARGO_PKG_VERSION").unwrap_or_default(),
+        defines.join(" "),
+    );
+    let llvm = format!("-L${{llvm_libdir}} -lLLVM-{major}");
+    let shared = format!(
+        "{variables}Name: jitmm\n\
+         Description: JIT memory manager for LLVM (shared library, build tree)\n\
+         {common}Libs: -L${{libdir}} -Wl,-rpath,${{libdir}} -ljitmm {llvm}\n"
+    );
+    // What a Rust staticlib needs from the system on Linux, plus the shim's
+    // C++ runtime.
+    let static_ = format!(
+        "{variables}Name: jitmm-static\n\
+         Description: JIT memory manager for LLVM (static library, build tree)\n\
+         {common}Libs: ${{libdir}}/libjitmm.a {llvm} -lstdc++ -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc\n"
+    );
+    let write = |dir: &Path, name: &str, text: &str| {
+        if let Err(e) = std::fs::write(dir.join(name), text) {
+            println!(
+                "cargo:warning=jitmm: cannot write {}: {e}",
+                dir.join(name).display()
+            );
+        }
+    };
+    for dir in [out_dir.as_path(), lib_dir] {
+        write(dir, "jitmm.pc", &shared);
+        write(dir, "jitmm-static.pc", &static_);
+    }
+}
+
 fn main() {
     for var in [
         "LLVM_CONFIG",
@@ -82,6 +140,7 @@ fn main() {
         })
     };
     let cxxflags = query(&["--cxxflags"]);
+    let cflags = query(&["--cflags"]);
     let libdir = query(&["--libdir"]);
     let includedir = query(&["--includedir"]);
 
@@ -114,4 +173,5 @@ fn main() {
         env::current_dir().unwrap().join("cshim").display()
     );
     println!("cargo:llvm_config={config}");
+    write_pkg_config(major, &libdir, &includedir, &cflags);
 }

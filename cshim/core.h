@@ -54,6 +54,8 @@ typedef struct jitmm_core_api {
    * perf map when the object is finalized). */
   void (*object_add_symbol)(jitmm_core_object *object, const char *name, size_t name_len,
                             uint64_t addr, uint64_t size);
+  /* Nonzero when GDB JIT registration is on (config or JITMM_GDB=1). */
+  int (*arena_debugger)(const jitmm_core_arena *arena);
 } jitmm_core_api;
 
 #ifdef __cplusplus

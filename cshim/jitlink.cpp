@@ -78,17 +78,22 @@ std::string describe(const orc::AllocGroup &group, uint64_t size, uint64_t align
   return os.str();
 }
 
+// Executable address ranges [start, end) of a graph's Standard segments.
+using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
+
 // What a FinalizedAlloc's address points to.
 struct FinalizedInfo {
   jitmm_core_object *object;
   std::vector<orc::shared::WrapperFunctionCall> dealloc_actions;
+  Ranges ranges;
 };
 
 class InFlight final : public jl::JITLinkMemoryManager::InFlightAlloc {
 public:
   InFlight(const jitmm_core_api *api, jl::LinkGraph &graph, jitmm_core_object *standard,
-           jitmm_core_object *transient)
-      : api_(api), graph_(&graph), standard_(standard), transient_(transient) {}
+           jitmm_core_object *transient, Ranges ranges)
+      : api_(api), graph_(&graph), standard_(standard), transient_(transient),
+        ranges_(std::move(ranges)) {}
 
   // Neither finalized nor abandoned (a caller bug): do not leak the memory.
   ~InFlight() override { release(); }
@@ -119,7 +124,7 @@ public:
       api_->object_free(transient_);
       transient_ = nullptr;
     }
-    auto *info = new FinalizedInfo{standard_, std::move(*dealloc_actions)};
+    auto *info = new FinalizedInfo{standard_, std::move(*dealloc_actions), std::move(ranges_)};
     standard_ = nullptr;
     graph_ = nullptr;
     OnFinalized(jl::JITLinkMemoryManager::FinalizedAlloc(orc::ExecutorAddr::fromPtr(info)));
@@ -138,6 +143,7 @@ private:
   jl::LinkGraph *graph_;
   jitmm_core_object *standard_;
   jitmm_core_object *transient_;
+  Ranges ranges_;
 };
 
 class JITLinkManager final : public jl::JITLinkMemoryManager {
@@ -164,6 +170,7 @@ void JITLinkManager::allocate(const jl::JITLinkDylib *, jl::LinkGraph &G,
     return;
   }
   jitmm_core_object *transient = nullptr;
+  Ranges ranges;
   auto fail = [&](llvm::Error error) {
     api_->object_free(standard);
     if (transient)
@@ -209,6 +216,10 @@ void JITLinkManager::allocate(const jl::JITLinkDylib *, jl::LinkGraph &G,
     std::memset(section.rw, 0, request);
     segment.WorkingMem = reinterpret_cast<char *>(section.rw);
     segment.Addr = orc::ExecutorAddr::fromPtr(section.exec);
+    if (object == standard) {
+      uint64_t start = segment.Addr.getValue();
+      ranges.emplace_back(start, start + request);
+    }
   }
 
   if (llvm::Error error = layout.apply()) {
@@ -220,7 +231,7 @@ void JITLinkManager::allocate(const jl::JITLinkDylib *, jl::LinkGraph &G,
   api_->object_mark_mapped(standard);
   if (transient)
     api_->object_mark_mapped(transient);
-  OnAllocated(std::make_unique<InFlight>(api_, G, standard, transient));
+  OnAllocated(std::make_unique<InFlight>(api_, G, standard, transient, std::move(ranges)));
 }
 
 void JITLinkManager::deallocate(std::vector<FinalizedAlloc> Allocs,
@@ -232,6 +243,10 @@ void JITLinkManager::deallocate(std::vector<FinalizedAlloc> Allocs,
     if (!*it)
       continue;
     auto *info = it->release().toPtr<FinalizedInfo *>();
+    // A GDB registration of an image in this memory (the debug copy of an
+    // object, see gdb.cpp) goes before the memory does.
+    for (const auto &[start, end] : info->ranges)
+      gdbWithdrawWithin(start, end);
     errors = llvm::joinErrors(std::move(errors),
                               orc::shared::runDeallocActions(info->dealloc_actions));
     api_->object_free(info->object);
@@ -281,6 +296,7 @@ extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_jitlink_layer(const jitmm_core_a
     return nullptr;
   // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
   auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
+  bool debugger = api->arena_debugger(arena->arena) != 0;
   auto layer = std::make_unique<llvm::orc::ObjectLinkingLayer>(
       session, std::make_unique<jitmm::detail::JITLinkManager>(std::move(arena)));
   if (llvm::Error error = jitmm::detail::addEHFramePlugin(*layer, session)) {
@@ -288,6 +304,10 @@ extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_jitlink_layer(const jitmm_core_a
     api->set_last_error(message.c_str());
     return nullptr;
   }
+  // The plugin releases each object's debug copy (withdrawing its GDB
+  // registration, see deallocate) before the layer frees the object.
+  if (debugger)
+    jitmm::detail::addGDBPlugin(*layer, session);
   // LLVM's unwrap(LLVMOrcObjectLayerRef) yields ObjectLayer*: convert to the
   // base first (the layer has several bases).
   return reinterpret_cast<LLVMOrcObjectLayerRef>(

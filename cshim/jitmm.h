@@ -40,6 +40,14 @@ typedef struct jitmm_config {
   /* Nonzero: append `start size name` for each finalized function to
    * /tmp/perf-<pid>.map (JITMM_PERF_MAP=1 turns it on for every manager). */
   int perf_map;
+  /* Nonzero: register JIT-compiled objects with GDB's JIT interface
+   * (__jit_debug_register_code), so that GDB names JIT functions in
+   * backtraces: MCJIT engines on this manager (LLVM's GDB listener is made
+   * sure of), every object of jitmm_orc_rtdyld_layer (LLVM's GDB listener)
+   * and of jitmm_orc_jitlink_layer (LLVM's debug-object plugin).  Each
+   * registration is withdrawn before the object's memory is freed or
+   * reused.  JITMM_GDB=1 turns it on for every manager and layer. */
+  int debugger;
 } jitmm_config;
 
 /* Process-wide counters (all arenas). */
@@ -93,6 +101,15 @@ LLVMOrcObjectLayerRef jitmm_orc_jitlink_layer(void *ctx, LLVMOrcExecutionSession
  * clients: jitmm::createJITLinkMemoryManager in jitmm.hpp wraps it, and the
  * caller owns and deletes it.  NULL on error. */
 void *jitmm_jitlink_memory_manager_create(const jitmm_config *config);
+
+/* A new llvm::orc::ObjectLinkingLayer::Plugin (as void *, owned by the
+ * caller; jitmm::createGDBPlugin in jitmm.hpp wraps it) that registers each
+ * object the layer links with GDB, for an ObjectLinkingLayer built on
+ * jitmm's JITLinkMemoryManager: jitmm's deallocate withdraws the
+ * registrations before it frees their memory (LLVM 19's own JITLink
+ * registration never withdraws them).  jitmm_orc_jitlink_layer adds it by
+ * itself when the config's `debugger` is set.  NULL on error. */
+void *jitmm_gdb_jitlink_plugin_create(LLVMOrcExecutionSessionRef es);
 
 /* Copies the process-wide counters into *out; 0 on success, -1 if out is NULL. */
 int jitmm_stats_get(jitmm_stats *out);

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
+#include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/ExecutionEngine/RTDyldMemoryManager.h>
 
 #include "jitmm.h"
@@ -32,6 +33,18 @@ inline std::unique_ptr<llvm::jitlink::JITLinkMemoryManager>
 createJITLinkMemoryManager(const Config &config = {}) {
   return std::unique_ptr<llvm::jitlink::JITLinkMemoryManager>(
       static_cast<llvm::jitlink::JITLinkMemoryManager *>(jitmm_jitlink_memory_manager_create(&config)));
+}
+
+// GDB JIT registration for an ObjectLinkingLayer on
+// createJITLinkMemoryManager (jitmm_orc_jitlink_layer adds it when
+// config.debugger is set): each linked object is registered with GDB, and
+// jitmm's deallocate withdraws the registration before freeing its memory.
+// Null on failure; jitmm_last_error() says why.
+inline std::unique_ptr<llvm::orc::ObjectLinkingLayer::Plugin>
+createGDBPlugin(llvm::orc::ExecutionSession &session) {
+  return std::unique_ptr<llvm::orc::ObjectLinkingLayer::Plugin>(
+      static_cast<llvm::orc::ObjectLinkingLayer::Plugin *>(
+          jitmm_gdb_jitlink_plugin_create(reinterpret_cast<LLVMOrcExecutionSessionRef>(&session))));
 }
 
 } // namespace jitmm

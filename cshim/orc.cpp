@@ -2,6 +2,7 @@
 #include "compat.h"
 #include "shim.h"
 
+#include <llvm/ExecutionEngine/JITEventListener.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h>
 #include <llvm/TargetParser/Triple.h>
@@ -19,6 +20,7 @@ extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_rtdyld_layer(const jitmm_core_ap
     return nullptr;
   // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
   auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
+  bool debugger = api->arena_debugger(arena->arena) != 0;
   auto *layer = new llvm::orc::RTDyldObjectLinkingLayer(
       session, [arena](JITMM_RTDYLD_FACTORY_PARAMS) {
         // One manager per object: removing the object's ResourceTracker
@@ -37,6 +39,10 @@ extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_rtdyld_layer(const jitmm_core_ap
   // layer or lookups fail with "Symbols not found".
   if (target.isOSBinFormatELF())
     layer->setAutoClaimResponsibilityForObjectSymbols(true);
+  // The layer tells its listeners an object is going (removal of its
+  // ResourceTracker) before it destroys the object's memory manager.
+  if (debugger)
+    layer->registerJITEventListener(jitmm::detail::gdbListener());
   // LLVM's unwrap(LLVMOrcObjectLayerRef) yields ObjectLayer*: convert to the
   // base first (the layer has several bases).
   return reinterpret_cast<LLVMOrcObjectLayerRef>(static_cast<llvm::orc::ObjectLayer *>(layer));

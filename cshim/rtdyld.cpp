@@ -1,6 +1,8 @@
 // RTDyldMemoryManager (MCJIT, ORC RTDyldObjectLinkingLayer) on the jitmm core.
 #include "shim.h"
 
+#include <llvm/ExecutionEngine/ExecutionEngine.h>
+#include <llvm/ExecutionEngine/JITEventListener.h>
 #include <llvm/Object/ObjectFile.h>
 #include <llvm/Object/SymbolSize.h>
 
@@ -16,7 +18,8 @@ std::shared_ptr<ArenaRef> ArenaRef::acquire(const jitmm_core_api *api,
 }
 
 RTDyldManager::RTDyldManager(std::shared_ptr<ArenaRef> arena)
-    : arena_(std::move(arena)), api_(arena_->api) {}
+    : arena_(std::move(arena)), api_(arena_->api),
+      debugger_(api_->arena_debugger(arena_->arena) != 0) {}
 
 RTDyldManager::~RTDyldManager() {
   // Unwind tables must not point into memory that is about to be reused.
@@ -117,6 +120,22 @@ void RTDyldManager::notifyObjectLoaded(llvm::RuntimeDyld &RTDyld,
   pending_.push_back(current_);
   current_ = nullptr;
   current_sections_.clear();
+}
+
+void RTDyldManager::notifyObjectLoaded(llvm::ExecutionEngine *EE,
+                                       const llvm::object::ObjectFile &) {
+  // MCJIT holds its (recursive) engine lock here and walks its listeners
+  // right after this returns, so the listener sees this object too.  MCJIT
+  // withdraws every object from its listeners in its destructor, before it
+  // destroys this manager and with it the objects' memory.
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!debugger_ || !EE || EE == gdb_engine_)
+    return;
+  // LLVM 19's MCJIT adds this listener itself unless someone took it away;
+  // either way, the engine ends up with it exactly once.
+  EE->UnregisterJITEventListener(&gdbListener());
+  EE->RegisterJITEventListener(&gdbListener());
+  gdb_engine_ = EE;
 }
 
 bool RTDyldManager::finalizeMemory(std::string *ErrMsg) {

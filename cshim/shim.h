@@ -12,6 +12,14 @@
 
 #include "core.h"
 
+namespace llvm {
+class JITEventListener;
+namespace orc {
+class ExecutionSession;
+class ObjectLinkingLayer;
+} // namespace orc
+} // namespace llvm
+
 namespace jitmm {
 namespace detail {
 
@@ -30,6 +38,13 @@ public:
   const jitmm_core_api *const api;
   jitmm_core_arena *const arena;
 };
+
+// GDB JIT registration (gdb.cpp).  gdbListener is LLVM's, a process-wide
+// singleton; gdbWithdrawWithin withdraws every JITLink registration whose
+// image starts in [start, end), and must run before that memory is freed.
+llvm::JITEventListener &gdbListener();
+void addGDBPlugin(llvm::orc::ObjectLinkingLayer &layer, llvm::orc::ExecutionSession &session);
+void gdbWithdrawWithin(uint64_t start, uint64_t end);
 
 // llvm::RTDyldMemoryManager on the jitmm core.
 //
@@ -51,8 +66,10 @@ public:
   void reserveAllocationSpace(uintptr_t CodeSize, llvm::Align CodeAlign, uintptr_t RODataSize,
                               llvm::Align RODataAlign, uintptr_t RWDataSize,
                               llvm::Align RWDataAlign) override;
-  using llvm::RTDyldMemoryManager::notifyObjectLoaded;
   void notifyObjectLoaded(llvm::RuntimeDyld &RTDyld, const llvm::object::ObjectFile &Obj) override;
+  // MCJIT calls this before its JITEventListeners: with the debugger on,
+  // the engine gets the GDB listener here, in time for this object.
+  void notifyObjectLoaded(llvm::ExecutionEngine *EE, const llvm::object::ObjectFile &Obj) override;
   bool finalizeMemory(std::string *ErrMsg = nullptr) override;
   void registerEHFrames(uint8_t *Addr, uint64_t LoadAddr, size_t Size) override;
 
@@ -62,6 +79,8 @@ private:
 
   std::shared_ptr<ArenaRef> arena_;
   const jitmm_core_api *api_;
+  const bool debugger_;
+  llvm::ExecutionEngine *gdb_engine_ = nullptr; // the engine given the GDB listener
   std::mutex mutex_;
   // The object RuntimeDyld is loading now, and its sections (rw, exec).
   jitmm_core_object *current_ = nullptr;

@@ -4,6 +4,10 @@
  * Build against the shared library:
  *   cc examples/c_client.c -Icshim $(llvm-config-19 --cflags) \
  *      -Ltarget/debug -ljitmm $(llvm-config-19 --ldflags) -lLLVM-19 -o c_client
+ * or with the pkg-config files the build writes next to the libraries
+ * (jitmm-static for libjitmm.a):
+ *   cc examples/c_client.c \
+ *      $(PKG_CONFIG_PATH=target/debug pkg-config --cflags --libs jitmm) -o c_client
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what jitmm needs on Debian/Ubuntu: LLVM (19 by default, or
-# JITMM_LLVM=22) from the distribution's packages and a C++ compiler.
+# JITMM_LLVM=22) from the distribution's packages, a C++ compiler, pkg-config
+# and gdb (tests/gdb.rs runs it on JIT code).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
 major="${JITMM_LLVM:-19}"
-packages=("llvm-${major}-dev" "libpolly-${major}-dev" g++ pkg-config zlib1g-dev libzstd-dev)
+packages=("llvm-${major}-dev" "libpolly-${major}-dev" g++ pkg-config zlib1g-dev libzstd-dev gdb)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -39,6 +39,10 @@ impl FromStr for Strategy {
 /// The environment variable that overrides [`Strategy::Auto`].
 pub const STRATEGY_ENV: &str = "JITMM_STRATEGY";
 
+/// The environment variable that turns GDB JIT registration on for every
+/// manager and layer (`JITMM_GDB=1`), as [`Config::debugger`] does for one.
+pub const DEBUGGER_ENV: &str = "JITMM_GDB";
+
 /// Settings of a memory manager.
 ///
 /// ```
@@ -58,6 +62,11 @@ pub struct Config {
     /// Append `start size name` lines for finalized functions to
     /// `/tmp/perf-<pid>.map` (also on for every manager with `JITMM_PERF_MAP=1`).
     pub perf_map: bool,
+    /// Register JIT-compiled objects with GDB's JIT interface, so a debugger
+    /// names JIT functions in backtraces (also on for every manager with
+    /// `JITMM_GDB=1`). Registrations are withdrawn before their memory is
+    /// freed or reused.
+    pub debugger: bool,
 }
 
 impl Config {
@@ -89,6 +98,19 @@ impl Config {
     pub fn perf_map(mut self, enabled: bool) -> Self {
         self.perf_map = enabled;
         self
+    }
+
+    /// Turns GDB JIT registration on or off for managers and layers made
+    /// from this config.
+    pub fn debugger(mut self, enabled: bool) -> Self {
+        self.debugger = enabled;
+        self
+    }
+
+    /// Whether GDB JIT registration is on (the config or `JITMM_GDB=1`).
+    pub fn debugger_enabled(&self) -> bool {
+        self.debugger
+            || std::env::var(DEBUGGER_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
     }
 
     /// Whether the perf map is on (the config or `JITMM_PERF_MAP=1`).

@@ -89,7 +89,7 @@ pub mod inkwell;
 pub mod orc;
 
 pub use arena::{trim, Arena, Class};
-pub use config::{Config, Strategy, STRATEGY_ENV};
+pub use config::{Config, Strategy, DEBUGGER_ENV, STRATEGY_ENV};
 pub use error::{Errno, Error, Result};
 pub use object::{FinalizedObject, Object, Section, SectionId};
 pub use probe::{probe, Probe};

@@ -39,6 +39,7 @@ pub(crate) fn manager_for(config: &Config) -> Result<LLVMMCJITMemoryManagerRef, 
         private_arena: c_int::from(config.private_arena),
         reservation_size: config.reservation_size.unwrap_or(0),
         perf_map: c_int::from(config.perf_map),
+        debugger: c_int::from(config.debugger),
     };
     // SAFETY: `c` is a valid config for the duration of the call.
     let manager = unsafe { jitmm_mcjit_memory_manager_create_with(&c) };
@@ -135,4 +136,27 @@ pub unsafe extern "C" fn jitmm_jitlink_memory_manager_create(
     // SAFETY: `config` is NULL or valid (the caller's promise); the table is
     // 'static.
     unsafe { jitmm_shim_jitlink_memory_manager_create(&CORE_API, config) }
+}
+
+extern "C" {
+    fn jitmm_shim_gdb_jitlink_plugin_create(
+        api: *const CoreApi,
+        es: LLVMOrcExecutionSessionRef,
+    ) -> *mut c_void;
+}
+
+/// A new `llvm::orc::ObjectLinkingLayer::Plugin *` (as `void *`, owned by
+/// the caller) registering each linked object with GDB, for a layer whose
+/// memory manager is jitmm's (which withdraws the registrations before it
+/// frees their memory). NULL (and a last error) on failure.
+///
+/// # Safety
+/// `es` must be NULL or a live `ExecutionSession` that outlives the plugin.
+#[no_mangle]
+pub unsafe extern "C" fn jitmm_gdb_jitlink_plugin_create(
+    es: LLVMOrcExecutionSessionRef,
+) -> *mut c_void {
+    // SAFETY: `es` is NULL (rejected by the shim) or live (the caller's
+    // promise); the table is 'static.
+    unsafe { jitmm_shim_gdb_jitlink_plugin_create(&CORE_API, es) }
 }

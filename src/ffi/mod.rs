@@ -33,6 +33,8 @@ pub struct jitmm_config {
     pub reservation_size: usize,
     /// Nonzero: append finalized functions to `/tmp/perf-<pid>.map`.
     pub perf_map: c_int,
+    /// Nonzero: register JIT-compiled objects with GDB's JIT interface.
+    pub debugger: c_int,
 }
 
 impl TryFrom<&jitmm_config> for Config {
@@ -51,7 +53,7 @@ impl TryFrom<&jitmm_config> for Config {
         if c.reservation_size != 0 {
             config = config.reservation_size(c.reservation_size);
         }
-        Ok(config.perf_map(c.perf_map != 0))
+        Ok(config.perf_map(c.perf_map != 0).debugger(c.debugger != 0))
     }
 }
 
@@ -68,6 +70,7 @@ pub struct CoreSection {
 pub struct CoreArena {
     arena: Arc<Arena>,
     perf_map: bool,
+    debugger: bool,
 }
 
 /// `jitmm_core_api`: the table the shim calls the core through.
@@ -88,6 +91,7 @@ pub struct CoreApi {
     set_last_error: unsafe extern "C" fn(*const c_char),
     object_wants_symbols: unsafe extern "C" fn(*const ObjectCore) -> c_int,
     object_add_symbol: unsafe extern "C" fn(*mut ObjectCore, *const c_char, usize, u64, u64),
+    arena_debugger: unsafe extern "C" fn(*const CoreArena) -> c_int,
 }
 
 /// The one table handed to the shim.
@@ -105,6 +109,7 @@ pub static CORE_API: CoreApi = CoreApi {
     set_last_error: core_set_last_error,
     object_wants_symbols: core_object_wants_symbols,
     object_add_symbol: core_object_add_symbol,
+    arena_debugger: core_arena_debugger,
 };
 
 thread_local! {
@@ -148,6 +153,7 @@ unsafe extern "C" fn core_arena_acquire(config: *const jitmm_config) -> *mut Cor
         Ok(Box::into_raw(Box::new(CoreArena {
             arena,
             perf_map: config.perf_map_enabled(),
+            debugger: config.debugger_enabled(),
         })))
     })
 }
@@ -162,6 +168,11 @@ unsafe extern "C" fn core_arena_release(arena: *mut CoreArena) {
 unsafe extern "C" fn core_arena_is_dual_mapped(arena: *const CoreArena) -> c_int {
     // SAFETY: the shim passes a live handle from `core_arena_acquire`.
     unsafe { arena.as_ref() }.map_or(0, |a| c_int::from(a.arena.is_dual_mapped()))
+}
+
+unsafe extern "C" fn core_arena_debugger(arena: *const CoreArena) -> c_int {
+    // SAFETY: the shim passes a live handle from `core_arena_acquire`.
+    unsafe { arena.as_ref() }.map_or(0, |a| c_int::from(a.debugger))
 }
 
 unsafe extern "C" fn core_object_new(arena: *mut CoreArena) -> *mut ObjectCore {

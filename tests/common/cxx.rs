@@ -62,6 +62,49 @@ pub fn build_client(
     exe
 }
 
+/// Compiles `source` with `compiler` and nothing but what
+/// `pkg-config --cflags --libs <package>` prints for the `.pc` files the
+/// build script wrote next to the libraries (`PKG_CONFIG_PATH` set to that
+/// directory only). Returns the executable.
+pub fn build_with_pkg_config(compiler: &str, source: &Path, package: &str) -> PathBuf {
+    let lib_dir = target_dir();
+    assert!(
+        lib_dir.join(format!("{package}.pc")).exists(),
+        "{package}.pc is not in {lib_dir:?}: run `cargo build --lib` first"
+    );
+    let pkg = Command::new("pkg-config")
+        .args(["--cflags", "--libs", package])
+        .env("PKG_CONFIG_PATH", &lib_dir)
+        .env_remove("PKG_CONFIG_LIBDIR")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "pkg-config does not run ({e}): apt-get install pkg-config (scripts/setup.sh does)"
+            )
+        });
+    assert!(
+        pkg.status.success(),
+        "pkg-config {package} failed:\n{}",
+        String::from_utf8_lossy(&pkg.stderr)
+    );
+    let flags = String::from_utf8(pkg.stdout).unwrap();
+    let stem = source.file_stem().unwrap().to_string_lossy();
+    let exe = lib_dir.join(format!("client-{stem}-{package}"));
+    let out = Command::new(compiler)
+        .arg(source)
+        .arg("-o")
+        .arg(&exe)
+        .args(flags.split_whitespace())
+        .output()
+        .unwrap_or_else(|e| panic!("{compiler} does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "compiling {source:?} with `pkg-config {package}` flags ({flags}) failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
 /// Runs a client, prints and returns its output; it must exit with 0.
 pub fn run_client(exe: &Path) -> String {
     let out = Command::new(exe).output().unwrap();

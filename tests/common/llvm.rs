@@ -39,6 +39,7 @@ pub fn config(strategy: Strategy) -> jitmm_config {
         private_arena: 0,
         reservation_size: 0,
         perf_map: 0,
+        debugger: 0,
     }
 }
 
