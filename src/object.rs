@@ -42,7 +42,7 @@ struct Reserved {
 
 /// The shared state of an object, finalized or not.
 #[derive(Debug)]
-pub(crate) struct ObjectCore {
+pub struct ObjectCore {
     arena: Arc<Arena>,
     chunks: Vec<Chunk>,
     reserved: [Option<Reserved>; 3],
