@@ -565,6 +565,39 @@ mod tests {
     }
 
     #[test]
+    fn a_second_reservation_replaces_the_first() {
+        if !crate::probe().dual_map {
+            return;
+        }
+        let config = jitmm_config {
+            strategy: 1,
+            private_arena: 1,
+            ..Default::default()
+        };
+        // SAFETY: valid handles and out pointers throughout.
+        unsafe {
+            let arena = (CORE_API.arena_acquire)(&config);
+            let object = (CORE_API.object_new)(arena);
+            assert_eq!((CORE_API.object_reserve)(object, 64, 16, 0, 0, 0, 0), 0);
+            assert_eq!((CORE_API.object_reserve)(object, 64, 16, 0, 0, 0, 0), 0);
+            let mut section = CoreSection {
+                rw: std::ptr::null_mut(),
+                exec: std::ptr::null_mut(),
+            };
+            assert_eq!(
+                (CORE_API.object_allocate)(object, 2, 16, 16, &mut section),
+                0
+            );
+            // No code was placed: nothing of either reservation stays, and
+            // read-write data alone needs no mapping before finalize.
+            assert_eq!((CORE_API.object_finalize)(object), 0, "{}", last_error());
+            assert_eq!((*arena).arena.live_bytes(), 16);
+            (CORE_API.object_free)(object);
+            (CORE_API.arena_release)(arena);
+        }
+    }
+
+    #[test]
     fn stats_get_rejects_null() {
         // SAFETY: NULL is the case under test.
         assert_eq!(unsafe { jitmm_stats_get(std::ptr::null_mut()) }, -1);
