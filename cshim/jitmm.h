@@ -35,7 +35,8 @@ typedef struct jitmm_config {
   /* Nonzero: a reservation of its own instead of the process-wide arena. */
   int private_arena;
   /* Bytes of address space for a private arena; 0 picks the architecture's
-   * default (the largest span the default code model reaches). */
+   * default (the largest span the default code model reaches).  Nonzero
+   * implies private_arena. */
   size_t reservation_size;
   /* Nonzero: append `start size name` for each finalized function to
    * /tmp/perf-<pid>.map (JITMM_PERF_MAP=1 turns it on for every manager). */

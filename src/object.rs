@@ -42,7 +42,7 @@ struct Reserved {
 
 /// The shared state of an object, finalized or not.
 #[derive(Debug)]
-pub(crate) struct ObjectCore {
+pub struct ObjectCore {
     arena: Arc<Arena>,
     chunks: Vec<Chunk>,
     reserved: [Option<Reserved>; 3],
@@ -90,11 +90,16 @@ impl ObjectCore {
     }
 
     /// Reserves one contiguous chunk per class so that every section of the
-    /// object lands next to its siblings.
+    /// object lands next to its siblings. A new reservation replaces what
+    /// is left of an earlier one (its unused tail goes back to the arena).
     pub(crate) fn reserve(&mut self, sizes: [(usize, usize); 3]) -> Result<()> {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
         }
+        // An earlier reservation would otherwise stay whole until the object
+        // is freed, and (code / rodata) make an object without such sections
+        // need mapping before finalize.
+        self.trim_reservations();
         let mut taken = Vec::new();
         for (class, (size, align)) in Class::ALL.into_iter().zip(sizes) {
             if size == 0 {

@@ -4,17 +4,26 @@
 //! No panic crosses this boundary: every entry runs inside
 //! [`catch_unwind`] and turns failures into a NULL / -1 return plus a
 //! message for [`jitmm_last_error`].
+//!
+//! Handles are checked before use: the boundary keeps the set of arena and
+//! object handles it handed out and not yet took back, so NULL, a handle
+//! released or freed before, a pointer jitmm never returned and an object
+//! passed as an arena (or the reverse) are all `Error::InvalidArgument`
+//! without touching the memory they point to.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::{Arc, Once};
+
 
 use crate::arena::{Arena, Class};
 use crate::config::{Config, Strategy};
 use crate::error::Error;
 use crate::object::ObjectCore;
 use crate::stats::Stats;
+use crate::sync::Mutex;
 
 #[cfg(feature = "llvm19")]
 mod llvm;
@@ -61,8 +70,10 @@ impl TryFrom<&jitmm_config> for Config {
 #[repr(C)]
 #[derive(Debug)]
 pub struct CoreSection {
-    rw: *mut u8,
-    exec: *mut u8,
+    /// Where the linker writes.
+    pub rw: *mut u8,
+    /// Where the section lives when it runs.
+    pub exec: *mut u8,
 }
 
 /// An arena handle owned by the shim, with the per-manager settings that
@@ -73,25 +84,42 @@ pub struct CoreArena {
     debugger: bool,
 }
 
-/// `jitmm_core_api`: the table the shim calls the core through.
+/// `jitmm_core_api`: the table the shim calls the core through (see
+/// `cshim/core.h` for each entry's contract). Public so that programs
+/// outside the crate (the fuzz target in `fuzz/`) can drive the same
+/// boundary the shim does.
 #[repr(C)]
 pub struct CoreApi {
-    arena_acquire: unsafe extern "C" fn(*const jitmm_config) -> *mut CoreArena,
-    arena_release: unsafe extern "C" fn(*mut CoreArena),
-    arena_is_dual_mapped: unsafe extern "C" fn(*const CoreArena) -> c_int,
-    object_new: unsafe extern "C" fn(*mut CoreArena) -> *mut ObjectCore,
-    object_reserve:
+    /// Resolves a config (NULL: defaults) to an arena handle; NULL on error.
+    pub arena_acquire: unsafe extern "C" fn(*const jitmm_config) -> *mut CoreArena,
+    /// Releases a handle from `arena_acquire`.
+    pub arena_release: unsafe extern "C" fn(*mut CoreArena),
+    /// Nonzero when code and rodata have a writable view apart (DualMap).
+    pub arena_is_dual_mapped: unsafe extern "C" fn(*const CoreArena) -> c_int,
+    /// A new empty object in an arena; NULL on error.
+    pub object_new: unsafe extern "C" fn(*mut CoreArena) -> *mut ObjectCore,
+    /// Reserves one chunk per class: (size, align) for code, rodata, rwdata.
+    pub object_reserve:
         unsafe extern "C" fn(*mut ObjectCore, usize, usize, usize, usize, usize, usize) -> c_int,
-    object_allocate:
+    /// Allocates a section of a class (0 code, 1 rodata, 2 rwdata).
+    pub object_allocate:
         unsafe extern "C" fn(*mut ObjectCore, c_int, usize, usize, *mut CoreSection) -> c_int,
-    object_mark_mapped: unsafe extern "C" fn(*mut ObjectCore),
-    object_finalize: unsafe extern "C" fn(*mut ObjectCore) -> c_int,
-    object_free: unsafe extern "C" fn(*mut ObjectCore),
-    last_error: unsafe extern "C" fn() -> *const c_char,
-    set_last_error: unsafe extern "C" fn(*const c_char),
-    object_wants_symbols: unsafe extern "C" fn(*const ObjectCore) -> c_int,
-    object_add_symbol: unsafe extern "C" fn(*mut ObjectCore, *const c_char, usize, u64, u64),
-    arena_debugger: unsafe extern "C" fn(*const CoreArena) -> c_int,
+    /// Records that the linker knows every section's executable address.
+    pub object_mark_mapped: unsafe extern "C" fn(*mut ObjectCore),
+    /// Protections and icache coherence; -1 on error (also when repeated).
+    pub object_finalize: unsafe extern "C" fn(*mut ObjectCore) -> c_int,
+    /// Frees an object and all its sections.
+    pub object_free: unsafe extern "C" fn(*mut ObjectCore),
+    /// The calling thread's last error ("" if none).
+    pub last_error: unsafe extern "C" fn() -> *const c_char,
+    /// Replaces the calling thread's last error.
+    pub set_last_error: unsafe extern "C" fn(*const c_char),
+    /// Nonzero when the object collects symbols for the perf map.
+    pub object_wants_symbols: unsafe extern "C" fn(*const ObjectCore) -> c_int,
+    /// Names a function at an executable address for the perf map.
+    pub object_add_symbol: unsafe extern "C" fn(*mut ObjectCore, *const c_char, usize, u64, u64),
+    /// Nonzero when objects of the arena register with GDB.
+    pub arena_debugger: unsafe extern "C" fn(*const CoreArena) -> c_int,
 }
 
 /// The one table handed to the shim.
@@ -111,6 +139,86 @@ pub static CORE_API: CoreApi = CoreApi {
     object_add_symbol: core_object_add_symbol,
     arena_debugger: core_arena_debugger,
 };
+
+/// What a live handle points to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Arena,
+    Object,
+}
+
+/// Every arena and object handle handed out and not yet released or freed.
+/// Held only for a lookup or an update, never while other jitmm locks are
+/// taken or held, and across `fork()` (see [`install_fork_handlers`]); a
+/// [`crate::sync::Mutex`], which a forked child can unlock.
+static HANDLES: Mutex<BTreeMap<usize, Kind>> = Mutex::new(BTreeMap::new());
+
+const NULL_ARENA: Error = Error::InvalidArgument("null arena");
+const NULL_OBJECT: Error = Error::InvalidArgument("null object");
+const BAD_ARENA: Error =
+    Error::InvalidArgument("unknown arena handle (released already, or not from arena_acquire)");
+const BAD_OBJECT: Error =
+    Error::InvalidArgument("unknown object handle (freed already, or not from object_new)");
+
+fn errors(kind: Kind) -> (Error, Error) {
+    match kind {
+        Kind::Arena => (NULL_ARENA, BAD_ARENA),
+        Kind::Object => (NULL_OBJECT, BAD_OBJECT),
+    }
+}
+
+/// Records a handle just handed out.
+fn register<T>(handle: *mut T, kind: Kind) -> *mut T {
+    install_fork_handlers();
+    HANDLES.lock().insert(handle as usize, kind);
+    handle
+}
+
+/// Fails unless `handle` is a live handle of `kind`.
+fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
+    let (null, unknown) = errors(kind);
+    if handle.is_null() {
+        return Err(null);
+    }
+    match HANDLES.lock().get(&(handle as usize)) {
+        Some(&k) if k == kind => Ok(()),
+        _ => Err(unknown),
+    }
+}
+
+/// Takes a live handle of `kind` back (it is invalid from then on).
+fn unregister<T>(handle: *mut T, kind: Kind) -> Result<(), Error> {
+    let (null, unknown) = errors(kind);
+    if handle.is_null() {
+        return Err(null);
+    }
+    let mut handles = HANDLES.lock();
+    match handles.get(&(handle as usize)) {
+        Some(&k) if k == kind => {
+            handles.remove(&(handle as usize));
+            Ok(())
+        }
+        _ => Err(unknown),
+    }
+}
+
+/// Holds the handle table across `fork()`, so that a child never inherits
+/// it locked by a thread that does not exist there.
+fn install_fork_handlers() {
+    static ONCE: Once = Once::new();
+    extern "C" fn prepare() {
+        std::mem::forget(HANDLES.lock());
+    }
+    extern "C" fn release() {
+        // SAFETY: `prepare` took the lock and forgot its guard; this
+        // runs once after it, in the parent or in the child.
+        unsafe { HANDLES.force_unlock() };
+    }
+    ONCE.call_once(|| {
+        // SAFETY: registers `extern "C"` functions that never unwind.
+        unsafe { libc::pthread_atfork(Some(prepare), Some(release), Some(release)) };
+    });
+}
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -150,24 +258,35 @@ unsafe extern "C" fn core_arena_acquire(config: *const jitmm_config) -> *mut Cor
     guard(std::ptr::null_mut(), || {
         let config = config_from(config)?;
         let arena = Arena::for_config(&config)?;
-        Ok(Box::into_raw(Box::new(CoreArena {
+        let handle = Box::into_raw(Box::new(CoreArena {
             arena,
             perf_map: config.perf_map_enabled(),
             debugger: config.debugger_enabled(),
-        })))
+        }));
+        Ok(register(handle, Kind::Arena))
     })
 }
 
 unsafe extern "C" fn core_arena_release(arena: *mut CoreArena) {
-    if !arena.is_null() {
-        // SAFETY: `arena` came from `core_arena_acquire` and is released once.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(arena) })));
+    if arena.is_null() {
+        return;
     }
+    guard((), || {
+        unregister(arena, Kind::Arena)?;
+        // SAFETY: a live handle from `core_arena_acquire`, just taken back
+        // from the table, so released exactly once.
+        drop(unsafe { Box::from_raw(arena) });
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn core_arena_is_dual_mapped(arena: *const CoreArena) -> c_int {
-    // SAFETY: the shim passes a live handle from `core_arena_acquire`.
-    unsafe { arena.as_ref() }.map_or(0, |a| c_int::from(a.arena.is_dual_mapped()))
+    guard(0, || {
+        check(arena, Kind::Arena)?;
+        // SAFETY: a live handle from `core_arena_acquire` (checked above).
+        let arena = unsafe { &*arena };
+        Ok(c_int::from(arena.arena.is_dual_mapped()))
+    })
 }
 
 unsafe extern "C" fn core_arena_debugger(arena: *const CoreArena) -> c_int {
@@ -177,24 +296,27 @@ unsafe extern "C" fn core_arena_debugger(arena: *const CoreArena) -> c_int {
 
 unsafe extern "C" fn core_object_new(arena: *mut CoreArena) -> *mut ObjectCore {
     guard(std::ptr::null_mut(), || {
-        // SAFETY: the shim passes a live handle from `core_arena_acquire`.
-        let arena = unsafe { arena.as_ref() }.ok_or(Error::InvalidArgument("null arena"))?;
+        check(arena, Kind::Arena)?;
+        // SAFETY: a live handle from `core_arena_acquire` (checked above).
+        let arena = unsafe { &*arena };
         let mut object = ObjectCore::new(arena.arena.clone());
         if arena.perf_map {
             object.enable_perf_map();
         }
-        Ok(Box::into_raw(Box::new(object)))
+        Ok(register(Box::into_raw(Box::new(object)), Kind::Object))
     })
 }
 
-/// Borrows an object handle.
+/// Borrows an object handle after checking it is live.
 ///
 /// # Safety
-/// `object` must be NULL or a live handle from `core_object_new`, not used
-/// concurrently (the shim serialises calls per object).
+/// A live `object` must not be used concurrently (the shim serialises calls
+/// per object) nor freed while the borrow lasts.
 unsafe fn object_mut<'a>(object: *mut ObjectCore) -> Result<&'a mut ObjectCore, Error> {
-    // SAFETY: guaranteed by the caller.
-    unsafe { object.as_mut() }.ok_or(Error::InvalidArgument("null object"))
+    check(object, Kind::Object)?;
+    // SAFETY: a live handle from `core_object_new` (checked above), used by
+    // one thread at a time (guaranteed by the caller).
+    Ok(unsafe { &mut *object })
 }
 
 unsafe extern "C" fn core_object_reserve(
@@ -237,10 +359,14 @@ unsafe extern "C" fn core_object_allocate(
 }
 
 unsafe extern "C" fn core_object_mark_mapped(object: *mut ObjectCore) {
-    // SAFETY: see `object_mut`.
-    if let Ok(object) = unsafe { object_mut(object) } {
-        object.mark_mapped();
+    if object.is_null() {
+        return;
     }
+    guard((), || {
+        // SAFETY: see `object_mut`.
+        unsafe { object_mut(object) }?.mark_mapped();
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn core_object_finalize(object: *mut ObjectCore) -> c_int {
@@ -252,15 +378,24 @@ unsafe extern "C" fn core_object_finalize(object: *mut ObjectCore) -> c_int {
 }
 
 unsafe extern "C" fn core_object_free(object: *mut ObjectCore) {
-    if !object.is_null() {
-        // SAFETY: `object` came from `core_object_new` and is freed once.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(unsafe { Box::from_raw(object) })));
+    if object.is_null() {
+        return;
     }
+    guard((), || {
+        unregister(object, Kind::Object)?;
+        // SAFETY: a live handle from `core_object_new`, just taken back from
+        // the table, so freed exactly once.
+        drop(unsafe { Box::from_raw(object) });
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn core_object_wants_symbols(object: *const ObjectCore) -> c_int {
-    // SAFETY: the shim passes NULL or its own live handle.
-    unsafe { object.as_ref() }.map_or(0, |o| c_int::from(o.wants_symbols()))
+    guard(0, || {
+        check(object, Kind::Object)?;
+        // SAFETY: a live handle from `core_object_new` (checked above).
+        Ok(c_int::from(unsafe { &*object }.wants_symbols()))
+    })
 }
 
 unsafe extern "C" fn core_object_add_symbol(
@@ -270,18 +405,17 @@ unsafe extern "C" fn core_object_add_symbol(
     addr: u64,
     size: u64,
 ) {
-    let _ = catch_unwind(AssertUnwindSafe(|| {
+    guard((), || {
         // SAFETY: see `object_mut`.
-        let Ok(object) = (unsafe { object_mut(object) }) else {
-            return;
-        };
+        let object = unsafe { object_mut(object) }?;
         if name.is_null() {
-            return;
+            return Err(Error::InvalidArgument("null symbol name"));
         }
         // SAFETY: the shim passes `name_len` readable bytes at `name`.
         let bytes = unsafe { std::slice::from_raw_parts(name.cast::<u8>(), name_len) };
         object.add_symbol(String::from_utf8_lossy(bytes).into_owned(), addr, size);
-    }));
+        Ok(())
+    })
 }
 
 unsafe extern "C" fn core_set_last_error(message: *const c_char) {
@@ -401,6 +535,89 @@ mod tests {
         // SAFETY: a valid config pointer.
         assert!(unsafe { (CORE_API.arena_acquire)(&bad) }.is_null());
         assert!(last_error().contains("strategy"));
+    }
+
+    #[test]
+    fn stale_foreign_and_wrong_kind_handles_are_errors() {
+        let config = jitmm_config {
+            strategy: 2,
+            ..Default::default()
+        };
+        let mut foreign = [0u64; 8];
+        let foreign = foreign.as_mut_ptr();
+        // SAFETY: valid handles where the call needs one; every other
+        // pointer is one the boundary must reject without dereferencing.
+        unsafe {
+            let arena = (CORE_API.arena_acquire)(&config);
+            let object = (CORE_API.object_new)(arena);
+            assert!(!object.is_null());
+            // An object passed as an arena and the reverse.
+            assert!((CORE_API.object_new)(object.cast()).is_null());
+            assert!(last_error().contains("unknown arena handle"));
+            assert_eq!((CORE_API.object_finalize)(arena.cast()), -1);
+            assert!(last_error().contains("unknown object handle"));
+            // Foreign pointers.
+            assert_eq!((CORE_API.object_finalize)(foreign.cast()), -1);
+            (CORE_API.object_free)(foreign.cast());
+            assert!(last_error().contains("unknown object handle"));
+            (CORE_API.arena_release)(foreign.cast());
+            assert!(last_error().contains("unknown arena handle"));
+            // Double free and use after free.
+            (CORE_API.object_free)(object);
+            core_set_last_error(c"".as_ptr());
+            (CORE_API.object_free)(object);
+            assert!(last_error().contains("unknown object handle"));
+            (CORE_API.object_mark_mapped)(object);
+            assert_eq!((CORE_API.object_wants_symbols)(object), 0);
+            let mut section = CoreSection {
+                rw: std::ptr::null_mut(),
+                exec: std::ptr::null_mut(),
+            };
+            assert_eq!(
+                (CORE_API.object_allocate)(object, 0, 16, 16, &mut section),
+                -1
+            );
+            assert!(last_error().contains("unknown object handle"));
+            // Double release.
+            (CORE_API.arena_release)(arena);
+            assert_eq!((CORE_API.arena_is_dual_mapped)(arena), 0);
+            core_set_last_error(c"".as_ptr());
+            (CORE_API.arena_release)(arena);
+            assert!(last_error().contains("unknown arena handle"));
+        }
+    }
+
+    #[test]
+    fn a_second_reservation_replaces_the_first() {
+        if !crate::probe().dual_map {
+            return;
+        }
+        let config = jitmm_config {
+            strategy: 1,
+            private_arena: 1,
+            ..Default::default()
+        };
+        // SAFETY: valid handles and out pointers throughout.
+        unsafe {
+            let arena = (CORE_API.arena_acquire)(&config);
+            let object = (CORE_API.object_new)(arena);
+            assert_eq!((CORE_API.object_reserve)(object, 64, 16, 0, 0, 0, 0), 0);
+            assert_eq!((CORE_API.object_reserve)(object, 64, 16, 0, 0, 0, 0), 0);
+            let mut section = CoreSection {
+                rw: std::ptr::null_mut(),
+                exec: std::ptr::null_mut(),
+            };
+            assert_eq!(
+                (CORE_API.object_allocate)(object, 2, 16, 16, &mut section),
+                0
+            );
+            // No code was placed: nothing of either reservation stays, and
+            // read-write data alone needs no mapping before finalize.
+            assert_eq!((CORE_API.object_finalize)(object), 0, "{}", last_error());
+            assert_eq!((*arena).arena.live_bytes(), 16);
+            (CORE_API.object_free)(object);
+            (CORE_API.arena_release)(arena);
+        }
     }
 
     #[test]

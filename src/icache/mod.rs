@@ -31,6 +31,7 @@ pub mod line_size;
 #[cfg_attr(target_arch = "mips64", path = "mips64.rs")]
 #[cfg_attr(target_arch = "loongarch64", path = "loongarch64.rs")]
 mod imp;
+mod valgrind;
 
 #[cfg(not(any(
     target_arch = "x86",
@@ -69,6 +70,7 @@ pub fn flush(exec: *const u8, len: usize) {
     }
     bump(&COUNTERS.icache_flushes, 1);
     imp::flush(exec, len);
+    valgrind::discard_translations(exec, len);
 }
 
 static PUBLISH_REFUSED: AtomicBool = AtomicBool::new(false);
