@@ -3,7 +3,7 @@
 //! JITLinkMemoryManager interface driven by hand-built LinkGraphs, and C++
 //! exceptions unwinding through JIT-compiled frames.
 
-#![cfg(feature = "llvm19")]
+#![cfg(feature = "llvm")]
 
 mod common;
 

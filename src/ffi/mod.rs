@@ -16,9 +16,9 @@ use crate::error::Error;
 use crate::object::ObjectCore;
 use crate::stats::Stats;
 
-#[cfg(feature = "llvm19")]
+#[cfg(feature = "llvm")]
 mod llvm;
-#[cfg(feature = "llvm19")]
+#[cfg(feature = "llvm")]
 pub use llvm::*;
 
 /// `jitmm_config` of `cshim/jitmm.h`.
