@@ -40,6 +40,8 @@ mod probe;
 mod stats;
 
 #[cfg(feature = "llvm")]
+pub mod compat;
+#[cfg(feature = "llvm")]
 pub mod inkwell;
 #[cfg(feature = "llvm")]
 pub mod orc;
