@@ -1,20 +1,37 @@
 // Every difference between the supported LLVM versions (19 and 22), in one
 // place. Included by the shim (C++) and by C and C++ clients (the example,
-// tests/cxx, the bench driver): the part on LLVM's C API is plain C.
+// tests/cxx, the bench driver); the part on LLVM's C API is plain C.
 //
-//   version  interface                               handled by
-//   20       RTDyldObjectLinkingLayer's factory      JITMM_RTDYLD_FACTORY_PARAMS
-//            takes a `const MemoryBuffer &`
-//   20       EHFrameRegistrationPlugin in a header   JITMM_EH_FRAME_PLUGIN_HEADER
-//            of its own
-//   21       EHFrameRegistrationPlugin registers     JITMM_EH_FRAME_PLUGIN_ALLOC_ACTIONS
-//            through allocation actions (::Create)
-//   21       C API: LLVMOrcThreadSafeContextGet-     jitmm_compat_thread_safe_context()
-//            Context removed; a ThreadSafeContext
-//            is made from an LLVMContext instead
-//   22       C API: LLVMParseIRInContext (consumes   jitmm_compat_parse_ir()
-//            the buffer) deprecated for ...2
-//            (leaves it to the caller)
+// Only 19 and 22 are built and tested: a switch on `>= 20` means "after 19"
+// and one on `>= 21` "by 21" (where the release is known); LLVM 20 and 21
+// are not checked.
+//
+//   since  interface                                 handled by
+//   20     RTDyldObjectLinkingLayer's memory-manager JITMM_RTDYLD_FACTORY_PARAMS
+//          factory takes a `const MemoryBuffer &`
+//   20     EHFrameRegistrationPlugin in a header of  JITMM_EH_FRAME_PLUGIN_HEADER
+//          its own
+//   21     EHFrameRegistrationPlugin registers       JITMM_EH_FRAME_PLUGIN_ALLOC_ACTIONS,
+//          through allocation actions (::Create);    jitmm_compat::addEHFramePlugin()
+//          InProcessEHFrameRegistrar is gone
+//   >19    LLJITBuilder's ObjectLinkingLayerCreator  JITMM_LLJIT_LAYER_CREATOR_PARAMS
+//          no longer gets the target triple (the
+//          session has it: getTargetTriple())
+//   >19    LinkGraph's constructor takes a symbol    JITMM_LINK_GRAPH_ARGS
+//          string pool and subtarget features
+//   >19    CWrapperFunctionResult is renamed         JITMM_C_WRAPPER_FUNCTION_RESULT
+//          CWrapperFunctionBuffer
+//   >19    Module::setTargetTriple,                  JITMM_TRIPLE_ARG
+//          Target::createTargetMachine and
+//          TargetRegistry::lookupTarget take an
+//          llvm::Triple, not a string (lookupTarget's
+//          string form is deprecated)
+//   21     C API: LLVMOrcThreadSafeContextGetContext jitmm_compat_thread_safe_context()
+//          removed; a ThreadSafeContext is made from
+//          an LLVMContext instead
+//   22     C API: LLVMParseIRInContext (consumes the jitmm_compat_parse_ir()
+//          buffer) deprecated for ...2 (leaves it to
+//          the caller)
 //
 // Rust code has the same two C API differences in `jitmm::compat`
 // (src/compat.rs).
@@ -49,6 +66,75 @@
 #define JITMM_EH_FRAME_PLUGIN_ALLOC_ACTIONS 1
 #else
 #define JITMM_EH_FRAME_PLUGIN_ALLOC_ACTIONS 0
+#endif
+
+// The parameters of a lambda given to LLJITBuilder::setObjectLinkingLayerCreator,
+// naming the session `es`: LLVM 19 also passes the target triple (unnamed
+// here; `es.getTargetTriple()` has it on every version).
+#if LLVM_VERSION_MAJOR >= 20
+#define JITMM_LLJIT_LAYER_CREATOR_PARAMS(es) llvm::orc::ExecutionSession &es
+#else
+#define JITMM_LLJIT_LAYER_CREATOR_PARAMS(es) llvm::orc::ExecutionSession &es, const llvm::Triple &
+#endif
+
+// Arguments of jitlink::LinkGraph's constructor for a graph `name` of
+// `triple` (an llvm::Triple) with edge kinds named by `edge_kind_name`.
+#if LLVM_VERSION_MAJOR >= 20
+#define JITMM_LINK_GRAPH_ARGS(name, triple, edge_kind_name)                                       \
+  (name), std::make_shared<llvm::orc::SymbolStringPool>(), (triple), llvm::SubtargetFeatures(),   \
+      (edge_kind_name)
+#else
+#define JITMM_LINK_GRAPH_ARGS(name, triple, edge_kind_name) (name), (triple), (edge_kind_name)
+#endif
+
+// What an ORC wrapper function (an allocation action) returns.
+#if LLVM_VERSION_MAJOR >= 20
+#define JITMM_C_WRAPPER_FUNCTION_RESULT llvm::orc::shared::CWrapperFunctionBuffer
+#else
+#define JITMM_C_WRAPPER_FUNCTION_RESULT llvm::orc::shared::CWrapperFunctionResult
+#endif
+
+// An llvm::Triple `t` in the form Module::setTargetTriple,
+// Target::createTargetMachine and TargetRegistry::lookupTarget take: a
+// string up to LLVM 19.
+#if LLVM_VERSION_MAJOR >= 20
+#define JITMM_TRIPLE_ARG(t) (t)
+#else
+#define JITMM_TRIPLE_ARG(t) (t).str()
+#endif
+
+#ifdef __cplusplus
+#include <memory>
+
+#include <llvm/ExecutionEngine/Orc/Core.h>
+#include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
+#include <llvm/Support/Error.h>
+#if JITMM_EH_FRAME_PLUGIN_HEADER
+#include <llvm/ExecutionEngine/Orc/EHFrameRegistrationPlugin.h>
+#endif
+#if !JITMM_EH_FRAME_PLUGIN_ALLOC_ACTIONS
+#include <llvm/ExecutionEngine/JITLink/EHFrameSupport.h>
+#endif
+
+namespace jitmm_compat {
+
+// Registers the EH frames of what `layer` links in this process, as LLJIT's
+// default JITLink layer does.
+inline llvm::Error addEHFramePlugin(llvm::orc::ObjectLinkingLayer &layer,
+                                    llvm::orc::ExecutionSession &session) {
+#if JITMM_EH_FRAME_PLUGIN_ALLOC_ACTIONS
+  auto plugin = llvm::orc::EHFrameRegistrationPlugin::Create(session);
+  if (!plugin)
+    return plugin.takeError();
+  layer.addPlugin(std::move(*plugin));
+#else
+  layer.addPlugin(std::make_unique<llvm::orc::EHFrameRegistrationPlugin>(
+      session, std::make_unique<llvm::jitlink::InProcessEHFrameRegistrar>()));
+#endif
+  return llvm::Error::success();
+}
+
+} // namespace jitmm_compat
 #endif
 
 // ---- LLVM's C API (clients) -------------------------------------------------
