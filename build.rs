@@ -127,6 +127,15 @@ fn main() {
         // The core alone: no shim, no LLVM.
         return;
     }
+    if env::var_os("CARGO_FEATURE_LLVM19").is_some()
+        && env::var_os("CARGO_FEATURE_LLVM22").is_some()
+    {
+        let e = "jitmm: the features `llvm19` and `llvm22` exclude each other (one LLVM per \
+                 process); for LLVM 22 build with `--no-default-features --features llvm22`";
+        println!("cargo:warning={e}");
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
     let major = llvm_major();
     let config = find_llvm_config(major).unwrap_or_else(|e| {
         println!("cargo:warning={e}");

@@ -51,8 +51,10 @@ fn deps_dir() -> PathBuf {
     exe.parent().expect("deps dir").to_path_buf()
 }
 
+/// `LLVM_CONFIG`, else the llvm-config of the LLVM version jitmm is built for.
 fn llvm_config() -> String {
-    std::env::var("LLVM_CONFIG").unwrap_or_else(|_| "llvm-config-19".to_string())
+    let major = if cfg!(feature = "llvm22") { 22 } else { 19 };
+    std::env::var("LLVM_CONFIG").unwrap_or_else(|_| format!("llvm-config-{major}"))
 }
 
 fn query(args: &[&str]) -> String {

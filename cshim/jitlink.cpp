@@ -23,15 +23,11 @@
 #include <limits>
 #include <string>
 
-#include <llvm/ExecutionEngine/JITLink/EHFrameSupport.h>
 #include <llvm/ExecutionEngine/JITLink/JITLink.h>
 #include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/ExecutionEngine/Orc/Shared/AllocationActions.h>
-#if JITMM_EH_FRAME_PLUGIN_HEADER
-#include <llvm/ExecutionEngine/Orc/EHFrameRegistrationPlugin.h>
-#endif
 #include <llvm/Support/Error.h>
 #include <llvm/Support/raw_ostream.h>
 
@@ -255,20 +251,6 @@ void JITLinkManager::deallocate(std::vector<FinalizedAlloc> Allocs,
   OnDeallocated(std::move(errors));
 }
 
-// Registers EH frames in this process, as LLJIT's default JITLink layer does.
-llvm::Error addEHFramePlugin(orc::ObjectLinkingLayer &layer, orc::ExecutionSession &session) {
-#if JITMM_EH_FRAME_PLUGIN_ALLOC_ACTIONS
-  auto plugin = orc::EHFrameRegistrationPlugin::Create(session);
-  if (!plugin)
-    return plugin.takeError();
-  layer.addPlugin(std::move(*plugin));
-#else
-  layer.addPlugin(std::make_unique<orc::EHFrameRegistrationPlugin>(
-      session, std::make_unique<jl::InProcessEHFrameRegistrar>()));
-#endif
-  return llvm::Error::success();
-}
-
 } // namespace
 } // namespace detail
 } // namespace jitmm
@@ -299,7 +281,7 @@ extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_jitlink_layer(const jitmm_core_a
   bool debugger = api->arena_debugger(arena->arena) != 0;
   auto layer = std::make_unique<llvm::orc::ObjectLinkingLayer>(
       session, std::make_unique<jitmm::detail::JITLinkManager>(std::move(arena)));
-  if (llvm::Error error = jitmm::detail::addEHFramePlugin(*layer, session)) {
+  if (llvm::Error error = jitmm_compat::addEHFramePlugin(*layer, session)) {
     std::string message = "jitmm_orc_jitlink_layer: " + llvm::toString(std::move(error));
     api->set_last_error(message.c_str());
     return nullptr;

@@ -1,13 +1,17 @@
 /* A plain C client of jitmm: the same module JIT-compiled through MCJIT and
  * through ORC LLJIT (RuntimeDyld layer), both on jitmm's memory manager.
  *
- * Build against the shared library:
+ * Build against the shared library (LLVM 19; for LLVM 22 use llvm-config-22
+ * and -lLLVM-22):
  *   cc examples/c_client.c -Icshim $(llvm-config-19 --cflags) \
  *      -Ltarget/debug -ljitmm $(llvm-config-19 --ldflags) -lLLVM-19 -o c_client
  * or with the pkg-config files the build writes next to the libraries
  * (jitmm-static for libjitmm.a):
  *   cc examples/c_client.c \
  *      $(PKG_CONFIG_PATH=target/debug pkg-config --cflags --libs jitmm) -o c_client
+ *
+ * The two calls whose form differs between LLVM versions go through
+ * cshim/compat.h (jitmm_compat_*).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
 
+#include "compat.h"
 #include "jitmm.h"
 
 static const char *IR =
@@ -36,7 +41,7 @@ static LLVMModuleRef parse(LLVMContextRef context) {
       LLVMCreateMemoryBufferWithMemoryRangeCopy(IR, strlen(IR), "c_client");
   LLVMModuleRef module = NULL;
   char *error = NULL;
-  if (LLVMParseIRInContext(context, buffer, &module, &error)) {
+  if (jitmm_compat_parse_ir(context, buffer, &module, &error)) {
     fprintf(stderr, "parse: %s\n", error);
     exit(1);
   }
@@ -99,9 +104,9 @@ static int run_orc(void) {
   if (check(LLVMOrcCreateLLJIT(&jit, builder), "LLJIT"))
     return 1;
 
-  LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-  LLVMOrcThreadSafeModuleRef tsm =
-      LLVMOrcCreateNewThreadSafeModule(parse(LLVMOrcThreadSafeContextGetContext(tsc)), tsc);
+  LLVMContextRef context;
+  LLVMOrcThreadSafeContextRef tsc = jitmm_compat_thread_safe_context(&context);
+  LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(parse(context), tsc);
   LLVMOrcDisposeThreadSafeContext(tsc);
   LLVMOrcJITDylibRef dylib = LLVMOrcLLJITGetMainJITDylib(jit);
   LLVMOrcResourceTrackerRef tracker = LLVMOrcJITDylibCreateResourceTracker(dylib);

@@ -3,9 +3,19 @@
 # demo session script, then (when stdin is a terminal) an interactive prompt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-cargo build --release --locked --example repl
-repl=target/release/examples/repl
+# LLVM 19 by default, JITMM_LLVM=22 for LLVM 22 (feature llvm22).
+major="${JITMM_LLVM:-19}"
+case "$major" in
+  19) features=() ;;
+  22) features=(--no-default-features --features llvm22) ;;
+  *)
+    echo "jitmm: JITMM_LLVM must be 19 or 22, not '$major'" >&2
+    exit 1
+    ;;
+esac
+JITMM_LLVM="$major" bash scripts/setup.sh
+cargo build --release --locked --example repl "${features[@]}"
+repl="${CARGO_TARGET_DIR:-target}/release/examples/repl"
 # The demo session, then the same session goes on at your prompt (when
 # stdin is a terminal; piped input is read after the script).
 exec "$repl" --script examples/demo.txt "$@"

@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Sets up LLVM if needed, then runs jitmm's whole test suite.
+# Sets up LLVM if needed, then runs jitmm's whole test suite against it:
+# LLVM 19 by default, JITMM_LLVM=22 for LLVM 22 (feature llvm22).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+major="${JITMM_LLVM:-19}"
+case "$major" in
+  19) features=() ;;
+  22) features=(--no-default-features --features llvm22) ;;
+  *)
+    echo "jitmm: JITMM_LLVM must be 19 or 22, not '$major'" >&2
+    exit 1
+    ;;
+esac
+JITMM_LLVM="$major" bash scripts/setup.sh
 # The C and C++ client tests link the shared library: build it first
 # (`cargo test` alone builds only the rlib).
-cargo build --locked --lib
-cargo test --locked "$@"
+cargo build --locked --lib "${features[@]}"
+cargo test --locked "${features[@]}" "$@"
 # The REPL's own lexer/parser unit tests (examples' tests do not run above).
-cargo test --locked --example repl
+cargo test --locked --example repl "${features[@]}"

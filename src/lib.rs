@@ -83,9 +83,11 @@ mod probe;
 mod stats;
 mod sync;
 
-#[cfg(feature = "llvm19")]
+#[cfg(feature = "llvm")]
+pub mod compat;
+#[cfg(feature = "llvm")]
 pub mod inkwell;
-#[cfg(feature = "llvm19")]
+#[cfg(feature = "llvm")]
 pub mod orc;
 
 pub use arena::{trim, Arena, Class};
@@ -95,9 +97,27 @@ pub use object::{FinalizedObject, Object, Section, SectionId};
 pub use probe::{probe, Probe};
 pub use stats::{stats, Stats};
 
+#[cfg(all(feature = "llvm19", feature = "llvm22"))]
+compile_error!(
+    "jitmm: the features `llvm19` and `llvm22` exclude each other (one LLVM per process); \
+     for LLVM 22 build with `--no-default-features --features llvm22`"
+);
+#[cfg(all(feature = "llvm", not(any(feature = "llvm19", feature = "llvm22"))))]
+compile_error!("jitmm: `llvm` alone selects no LLVM version: enable `llvm19` or `llvm22`");
+
 /// The llvm-sys crate matching the selected LLVM version.
 #[cfg(feature = "llvm19")]
 pub use llvm_sys_19 as llvm_sys;
+/// The llvm-sys crate matching the selected LLVM version.
+#[cfg(all(feature = "llvm22", not(feature = "llvm19")))]
+pub use llvm_sys_22 as llvm_sys;
+
+/// The major version of the LLVM this build of jitmm is for.
+#[cfg(feature = "llvm19")]
+pub const LLVM_VERSION_MAJOR: u32 = 19;
+/// The major version of the LLVM this build of jitmm is for.
+#[cfg(all(feature = "llvm22", not(feature = "llvm19")))]
+pub const LLVM_VERSION_MAJOR: u32 = 22;
 
 // Without an LLVM feature the crate is the core alone (arena, strategies,
 // icache, stats, the core half of the C API): what cross-architecture test

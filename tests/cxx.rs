@@ -1,7 +1,7 @@
 //! C and C++ clients: programs built against `cshim/jitmm.h` /
 //! `cshim/jitmm.hpp` and `libjitmm.so` (as an outside user would build
 //! them), run as child processes.
-#![cfg(feature = "llvm19")]
+#![cfg(feature = "llvm")]
 
 mod common;
 

@@ -7,7 +7,7 @@
 //! The program GDB runs is `tests/cxx/gdb_target.cpp`, built against
 //! libjitmm.so. Needs `gdb` (Debian package; `scripts/setup.sh` installs it):
 //! without it the GDB tests say so and pass without running.
-#![cfg(feature = "llvm19")]
+#![cfg(feature = "llvm")]
 
 mod common;
 

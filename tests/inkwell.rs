@@ -1,6 +1,6 @@
 //! inkwell: the extension trait and the McjitMemoryManager implementation.
 
-#![cfg(feature = "llvm19")]
+#![cfg(feature = "llvm")]
 
 mod common;
 

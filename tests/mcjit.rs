@@ -1,7 +1,7 @@
 //! MCJIT through LLVM's C API with a jitmm manager in
 //! `LLVMMCJITCompilerOptions.MCJMM`.
 
-#![cfg(feature = "llvm19")]
+#![cfg(feature = "llvm")]
 
 mod common;
 

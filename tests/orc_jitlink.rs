@@ -3,7 +3,7 @@
 //! JITLinkMemoryManager interface driven by hand-built LinkGraphs, and C++
 //! exceptions unwinding through JIT-compiled frames.
 
-#![cfg(feature = "llvm19")]
+#![cfg(feature = "llvm")]
 
 mod common;
 
@@ -352,8 +352,8 @@ fn add_module(jit: LLVMOrcLLJITRef, ir: &str) {
     // SAFETY: as `Lljit::add`: a module in a fresh thread-safe context,
     // handed over to LLJIT.
     unsafe {
-        let tsc = LLVMOrcCreateNewThreadSafeContext();
-        let module = parse_ir(LLVMOrcThreadSafeContextGetContext(tsc), ir);
+        let (tsc, ctx) = jitmm::compat::thread_safe_context();
+        let module = parse_ir(ctx, ir);
         let tsm = LLVMOrcCreateNewThreadSafeModule(module, tsc);
         LLVMOrcDisposeThreadSafeContext(tsc);
         let jd = LLVMOrcLLJITGetMainJITDylib(jit);

@@ -1,7 +1,7 @@
 //! ORC LLJIT with `jitmm_orc_rtdyld_layer`: one manager per object, freed
 //! when its ResourceTracker is removed.
 
-#![cfg(feature = "llvm19")]
+#![cfg(feature = "llvm")]
 
 mod common;
 

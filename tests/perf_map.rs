@@ -38,7 +38,7 @@ fn rust_api_names_functions_at_exec_addresses() {
     }
 }
 
-#[cfg(feature = "llvm19")]
+#[cfg(feature = "llvm")]
 #[test]
 fn mcjit_functions_are_in_the_map() {
     use common::llvm::*;

@@ -8,7 +8,7 @@
 //! per process; the parent test process never probes).
 
 #![cfg(all(
-    feature = "llvm19",
+    feature = "llvm",
     target_os = "linux",
     any(
         target_arch = "x86_64",

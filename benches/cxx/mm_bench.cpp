@@ -46,7 +46,6 @@
 #endif
 
 #include <llvm/ExecutionEngine/ExecutionEngine.h>
-#include <llvm/ExecutionEngine/JITLink/EHFrameSupport.h>
 #include <llvm/ExecutionEngine/JITLink/JITLink.h>
 #include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/MCJIT.h>
@@ -71,6 +70,7 @@
 #include <llvm/TargetParser/Host.h>
 #include <llvm/TargetParser/Triple.h>
 
+#include "compat.h"
 #include "jitmm.hpp"
 
 using namespace llvm;
@@ -604,12 +604,13 @@ static std::vector<Sizes> size_table(SizeClass s) {
 }
 
 static std::unique_ptr<TargetMachine> host_tm() {
-  std::string triple = sys::getProcessTriple(), error;
-  const Target *target = TargetRegistry::lookupTarget(triple, error);
+  Triple triple(sys::getProcessTriple());
+  std::string error;
+  const Target *target = TargetRegistry::lookupTarget(JITMM_TRIPLE_ARG(triple), error);
   if (!target)
     die(error);
   return std::unique_ptr<TargetMachine>(target->createTargetMachine(
-      triple, "generic", "", TargetOptions(), Reloc::PIC_, CodeModel::Small));
+      JITMM_TRIPLE_ARG(triple), "generic", "", TargetOptions(), Reloc::PIC_, CodeModel::Small));
 }
 
 // An ELF relocatable object with exactly three allocated sections of the
@@ -638,7 +639,7 @@ static std::unique_ptr<MemoryBuffer> make_object(TargetMachine &tm, Sizes s, int
   os.flush();
   LLVMContext ctx;
   Module m("obj", ctx);
-  m.setTargetTriple(tm.getTargetTriple().str());
+  m.setTargetTriple(JITMM_TRIPLE_ARG(tm.getTargetTriple()));
   m.setDataLayout(tm.createDataLayout());
   m.setModuleInlineAsm(a);
   SmallVector<char, 0> buf;
@@ -688,8 +689,8 @@ static std::vector<char> g_content(1 << 20, '\xcc');
 // A LinkGraph with one block in each of a code, a read-only and a
 // read-write section.
 static std::unique_ptr<jitlink::LinkGraph> make_graph(Sizes s) {
-  auto g = std::make_unique<jitlink::LinkGraph>("g", Triple(sys::getProcessTriple()),
-                                                jitlink::getGenericEdgeKindName);
+  auto g = std::make_unique<jitlink::LinkGraph>(
+      JITMM_LINK_GRAPH_ARGS("g", Triple(sys::getProcessTriple()), jitlink::getGenericEdgeKindName));
   auto &text = g->createSection(".text", MemProt::Read | MemProt::Exec);
   auto &ro = g->createSection(".rodata", MemProt::Read);
   auto &rw = g->createSection(".data", MemProt::Read | MemProt::Write);
@@ -913,20 +914,22 @@ static std::unique_ptr<LLJIT> make_lljit(bool jitlink, Kind k, ManagerTime *mt, 
     // As LLJIT's default JITLink setup and jitmm_orc_jitlink_layer build it:
     // an ObjectLinkingLayer on the manager, with in-process EH-frame registration.
     builder.setObjectLinkingLayerCreator(
-        [k, mt](ExecutionSession &es, const Triple &) -> Expected<std::unique_ptr<ObjectLayer>> {
+        [k, mt](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es)) -> Expected<std::unique_ptr<ObjectLayer>> {
           auto layer =
               std::make_unique<ObjectLinkingLayer>(es, std::make_unique<TimedJITLink>(k, mt));
-          layer->addPlugin(std::make_unique<EHFrameRegistrationPlugin>(
-              es, std::make_unique<jitlink::InProcessEHFrameRegistrar>()));
+          if (Error e = jitmm_compat::addEHFramePlugin(*layer, es))
+            return std::move(e);
           return std::move(layer);
         });
   } else {
     // As LLJIT's RuntimeDyld setup and jitmm_orc_rtdyld_layer build it: one
     // manager per object.
     builder.setObjectLinkingLayerCreator(
-        [k, mt](ExecutionSession &es, const Triple &) -> Expected<std::unique_ptr<ObjectLayer>> {
+        [k, mt](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es)) -> Expected<std::unique_ptr<ObjectLayer>> {
           return std::make_unique<RTDyldObjectLinkingLayer>(
-              es, [k, mt]() { return std::make_unique<TimedRTDyld>(k, mt); });
+              es, [k, mt](JITMM_RTDYLD_FACTORY_PARAMS) {
+                return std::make_unique<TimedRTDyld>(k, mt);
+              });
         });
   }
   return check(builder.create(), "LLJIT");

@@ -25,9 +25,9 @@ use crate::object::ObjectCore;
 use crate::stats::Stats;
 use crate::sync::Mutex;
 
-#[cfg(feature = "llvm19")]
+#[cfg(feature = "llvm")]
 mod llvm;
-#[cfg(feature = "llvm19")]
+#[cfg(feature = "llvm")]
 pub use llvm::*;
 
 /// `jitmm_config` of `cshim/jitmm.h`.

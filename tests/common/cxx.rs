@@ -11,9 +11,11 @@ pub fn target_dir() -> PathBuf {
     exe.parent().unwrap().parent().unwrap().to_path_buf()
 }
 
-/// Output of `llvm-config` (`LLVM_CONFIG`, else `llvm-config-19`).
+/// Output of `llvm-config` (`LLVM_CONFIG`, else `llvm-config-<N>` for the
+/// LLVM version jitmm is built for).
 pub fn llvm_config(args: &[&str]) -> String {
-    let config = std::env::var("LLVM_CONFIG").unwrap_or_else(|_| "llvm-config-19".to_string());
+    let config = std::env::var("LLVM_CONFIG")
+        .unwrap_or_else(|_| format!("llvm-config-{}", jitmm::LLVM_VERSION_MAJOR));
     let out = Command::new(config).args(args).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

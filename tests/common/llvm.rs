@@ -9,7 +9,6 @@ use jitmm::ffi::jitmm_config;
 use jitmm::llvm_sys::core::*;
 use jitmm::llvm_sys::error::*;
 use jitmm::llvm_sys::execution_engine::*;
-use jitmm::llvm_sys::ir_reader::LLVMParseIRInContext;
 use jitmm::llvm_sys::orc2::lljit::*;
 use jitmm::llvm_sys::orc2::*;
 use jitmm::llvm_sys::prelude::*;
@@ -46,13 +45,13 @@ pub fn config(strategy: Strategy) -> jitmm_config {
 /// Parses textual IR into a module of `ctx`.
 pub fn parse_ir(ctx: LLVMContextRef, ir: &str) -> LLVMModuleRef {
     let name = CString::new("ir").unwrap();
-    // SAFETY: the buffer copies the text; ParseIR takes ownership of it.
+    // SAFETY: the buffer copies the text; the parse consumes it.
     unsafe {
         let buf =
             LLVMCreateMemoryBufferWithMemoryRangeCopy(ir.as_ptr().cast(), ir.len(), name.as_ptr());
         let mut module = ptr::null_mut();
         let mut err = ptr::null_mut();
-        if LLVMParseIRInContext(ctx, buf, &mut module, &mut err) != 0 {
+        if jitmm::compat::parse_ir_in_context(ctx, buf, &mut module, &mut err) != 0 {
             panic!("bad IR: {}", CStr::from_ptr(err).to_string_lossy());
         }
         module
@@ -201,8 +200,8 @@ impl Lljit {
         // SAFETY: the module is created in the thread-safe context and handed
         // to LLJIT with it.
         unsafe {
-            let tsc = LLVMOrcCreateNewThreadSafeContext();
-            let module = parse_ir(LLVMOrcThreadSafeContextGetContext(tsc), ir);
+            let (tsc, ctx) = jitmm::compat::thread_safe_context();
+            let module = parse_ir(ctx, ir);
             let tsm = LLVMOrcCreateNewThreadSafeModule(module, tsc);
             LLVMOrcDisposeThreadSafeContext(tsc);
             let jd = LLVMOrcLLJITGetMainJITDylib(self.jit);

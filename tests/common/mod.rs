@@ -2,9 +2,9 @@
 //! on /proc/self/maps, and fault checks in forked children.
 #![allow(dead_code)]
 
-#[cfg(feature = "llvm19")]
+#[cfg(feature = "llvm")]
 pub mod cxx;
-#[cfg(feature = "llvm19")]
+#[cfg(feature = "llvm")]
 pub mod llvm;
 
 use std::sync::Mutex;

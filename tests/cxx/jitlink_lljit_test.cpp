@@ -25,7 +25,6 @@
 #include <vector>
 
 #include <llvm/ExecutionEngine/ExecutionEngine.h>
-#include <llvm/ExecutionEngine/JITLink/EHFrameSupport.h>
 #include <llvm/ExecutionEngine/MCJIT.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -38,6 +37,7 @@
 #include <llvm/Support/TargetSelect.h>
 
 #include "check.h"
+#include "compat.h"
 #include "jitmm.hpp"
 
 using namespace llvm;
@@ -182,23 +182,23 @@ static Expected<std::unique_ptr<LLJIT>> make_jit(Via via, const jitmm::Config *c
   builder.setSupportConcurrentCompilation(concurrent);
   if (via == Via::CxxManager) {
     builder.setObjectLinkingLayerCreator(
-        [config](ExecutionSession &es, const Triple &) -> Expected<std::unique_ptr<ObjectLayer>> {
+        [config](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es)) -> Expected<std::unique_ptr<ObjectLayer>> {
           auto manager = jitmm::createJITLinkMemoryManager(*config);
           if (!manager)
             return make_error<StringError>(jitmm_last_error(), inconvertibleErrorCode());
           auto layer = std::make_unique<ObjectLinkingLayer>(es, std::move(manager));
-          layer->addPlugin(std::make_unique<EHFrameRegistrationPlugin>(
-              es, std::make_unique<jitlink::InProcessEHFrameRegistrar>()));
+          if (Error e = jitmm_compat::addEHFramePlugin(*layer, es))
+            return std::move(e);
           return std::move(layer);
         });
   } else {
     auto creator = via == Via::CLayer ? jitmm_orc_jitlink_layer : jitmm_orc_rtdyld_layer;
     builder.setObjectLinkingLayerCreator(
-        [config, creator](ExecutionSession &es,
-                          const Triple &tt) -> Expected<std::unique_ptr<ObjectLayer>> {
+        [config, creator](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es))
+            -> Expected<std::unique_ptr<ObjectLayer>> {
           LLVMOrcObjectLayerRef layer = creator(
               const_cast<jitmm::Config *>(config), reinterpret_cast<LLVMOrcExecutionSessionRef>(&es),
-              tt.str().c_str());
+              es.getTargetTriple().str().c_str());
           if (!layer)
             return make_error<StringError>(jitmm_last_error(), inconvertibleErrorCode());
           return std::unique_ptr<ObjectLayer>(reinterpret_cast<ObjectLayer *>(layer));

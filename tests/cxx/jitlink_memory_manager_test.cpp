@@ -21,6 +21,7 @@
 #include <llvm/TargetParser/Triple.h>
 
 #include "check.h"
+#include "compat.h"
 #include "jitmm.hpp"
 
 using namespace llvm;
@@ -43,8 +44,8 @@ static std::unique_ptr<JITLinkMemoryManager> manager() {
 }
 
 static std::unique_ptr<LinkGraph> graph(const char *name = "test") {
-  return std::make_unique<LinkGraph>(name, Triple(sys::getProcessTriple()),
-                                     getGenericEdgeKindName);
+  return std::make_unique<LinkGraph>(
+      JITMM_LINK_GRAPH_ARGS(name, Triple(sys::getProcessTriple()), getGenericEdgeKindName));
 }
 
 // The permissions ("r-xp", ...) of the mapping containing addr.
@@ -92,7 +93,7 @@ static std::mutex log_mutex;
 static std::vector<std::string> action_log;
 static std::string failing_action;
 
-static CWrapperFunctionResult record_action(const char *data, size_t size) {
+static JITMM_C_WRAPPER_FUNCTION_RESULT record_action(const char *data, size_t size) {
   return WrapperFunction<SPSError(SPSString)>::handle(
              data, size,
              [](std::string name) -> Error {
@@ -134,7 +135,7 @@ static void clear_log() {
 // Reads the value an action stored for a finalize-lifetime block.
 static std::atomic<uint64_t> seen_value{0};
 
-static CWrapperFunctionResult read_u64_action(const char *data, size_t size) {
+static JITMM_C_WRAPPER_FUNCTION_RESULT read_u64_action(const char *data, size_t size) {
   return WrapperFunction<SPSError(SPSExecutorAddr)>::handle(data, size,
                                                             [](ExecutorAddr a) -> Error {
                                                               seen_value = *a.toPtr<uint64_t *>();

@@ -126,14 +126,9 @@ impl Backend for Orc {
         // SAFETY: the buffer outlives the parse; the parsed module is handed
         // to LLJIT with its context.
         unsafe {
-            let tsc = LLVMOrcCreateNewThreadSafeContext();
+            let (tsc, ctx) = jitmm::compat::thread_safe_context();
             let mut parsed = ptr::null_mut();
-            if LLVMParseBitcodeInContext2(
-                LLVMOrcThreadSafeContextGetContext(tsc),
-                bitcode.as_mut_ptr(),
-                &mut parsed,
-            ) != 0
-            {
+            if LLVMParseBitcodeInContext2(ctx, bitcode.as_mut_ptr(), &mut parsed) != 0 {
                 LLVMOrcDisposeThreadSafeContext(tsc);
                 return Err("LLVM: cannot re-read the module's bitcode".into());
             }
