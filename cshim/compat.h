@@ -29,6 +29,10 @@
 //   21     C API: LLVMOrcThreadSafeContextGetContext jitmm_compat_thread_safe_context()
 //          removed; a ThreadSafeContext is made from
 //          an LLVMContext instead
+//   >19    DebugObjectManagerPlugin (with a          JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN
+//          DebugObjectRegistrar) replaced by         (cshim/gdb.cpp)
+//          ELFDebugObjectPlugin, registering
+//          through LLVM's own allocation action
 //   22     C API: LLVMParseIRInContext (consumes the jitmm_compat_parse_ir()
 //          buffer) deprecated for ...2 (leaves it to
 //          the caller)
@@ -61,6 +65,17 @@
 #endif
 #ifndef JITMM_EH_FRAME_PLUGIN_HEADER
 #define JITMM_EH_FRAME_PLUGIN_HEADER 0
+#endif
+
+// GDB registration of JITLink objects: DebugObjectManagerPlugin with a
+// registrar of ours up to LLVM 19; ELFDebugObjectPlugin later.
+#if defined(__has_include)
+#if __has_include(<llvm/ExecutionEngine/Orc/Debugging/ELFDebugObjectPlugin.h>)
+#define JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN 1
+#endif
+#endif
+#ifndef JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN
+#define JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN 0
 #endif
 #if LLVM_VERSION_MAJOR >= 21
 #define JITMM_EH_FRAME_PLUGIN_ALLOC_ACTIONS 1

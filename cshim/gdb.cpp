@@ -25,14 +25,19 @@
 // and RuntimeDyld objects registered at the same moment from two threads are
 // not serialised against each other.
 #include "shim.h"
+#include "compat.h"
 
 #include <atomic>
 #include <map>
 
 #include <llvm/ExecutionEngine/JITEventListener.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
+#if JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN
+#include <llvm/ExecutionEngine/Orc/Debugging/ELFDebugObjectPlugin.h>
+#else
 #include <llvm/ExecutionEngine/Orc/DebugObjectManagerPlugin.h>
 #include <llvm/ExecutionEngine/Orc/EPCDebugObjectRegistrar.h>
+#endif
 #include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/ExecutionEngine/Orc/TargetProcess/JITLoaderGDB.h>
 
@@ -91,6 +96,7 @@ void removeLocked(jit_code_entry *entry) {
   delete entry;
 }
 
+#if !JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN
 class Registrar final : public llvm::orc::DebugObjectRegistrar {
 public:
   llvm::Error registerDebugObject(llvm::orc::ExecutorAddrRange TargetMem, bool) override {
@@ -108,6 +114,7 @@ public:
     return llvm::Error::success();
   }
 };
+#endif
 
 } // namespace
 
@@ -121,16 +128,45 @@ std::unique_ptr<llvm::orc::ObjectLinkingLayer::Plugin>
 makePlugin(llvm::orc::ExecutionSession &session) {
   // Registered whether or not the object has DWARF: the symbol table alone
   // names the functions.
+#if JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN
+  // The plugin registers through LLVM's own allocation action
+  // (llvm_orc_registerJITLoaderGDBAllocAction), which links LLVM-made
+  // entries into GDB's list; gdbWithdrawWithin finds them by address.
+  llvm::Error err = llvm::Error::success();
+  auto plugin = std::make_unique<llvm::orc::ELFDebugObjectPlugin>(
+      session, /*RequireDebugSections=*/false, /*AutoRegisterCode=*/true, err);
+  if (err) {
+    session.reportError(std::move(err));
+    return nullptr;
+  }
+  return plugin;
+#else
   return std::make_unique<llvm::orc::DebugObjectManagerPlugin>(
       session, std::make_unique<Registrar>(), /*RequireDebugSections=*/false,
       /*AutoRegisterCode=*/true);
+#endif
 }
 } // namespace
 
 void addGDBPlugin(llvm::orc::ObjectLinkingLayer &layer, llvm::orc::ExecutionSession &session) {
-  layer.addPlugin(makePlugin(session));
+  if (auto plugin = makePlugin(session))
+    layer.addPlugin(std::move(plugin));
 }
 
+#if JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN
+void gdbWithdrawWithin(uint64_t start, uint64_t end) {
+  // LLVM's entries for JITLink objects point into memory of the link; any
+  // entry within the range being freed is one of them.
+  std::lock_guard<std::mutex> lock(listMutex());
+  for (jit_code_entry *entry = __jit_debug_descriptor.first_entry; entry;) {
+    jit_code_entry *next = entry->next_entry;
+    auto image = reinterpret_cast<uint64_t>(entry->symfile_addr);
+    if (image >= start && image < end)
+      removeLocked(entry);
+    entry = next;
+  }
+}
+#else
 void gdbWithdrawWithin(uint64_t start, uint64_t end) {
   if (imageCount.load(std::memory_order_acquire) == 0)
     return;
@@ -143,6 +179,7 @@ void gdbWithdrawWithin(uint64_t start, uint64_t end) {
   }
   imageCount.store(images.size(), std::memory_order_release);
 }
+#endif
 
 } // namespace detail
 } // namespace jitmm
@@ -155,5 +192,9 @@ extern "C" void *jitmm_shim_gdb_jitlink_plugin_create(const jitmm_core_api *api,
   }
   // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
   auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
-  return jitmm::detail::makePlugin(session).release();
+  auto plugin = jitmm::detail::makePlugin(session);
+  if (!plugin)
+    api->set_last_error("jitmm_gdb_jitlink_plugin_create: LLVM's debug-object plugin could "
+                        "not be set up (the session's error reporter has LLVM's message)");
+  return plugin.release();
 }

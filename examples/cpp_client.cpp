@@ -26,6 +26,7 @@
 #include <llvm/Support/SourceMgr.h>
 #include <llvm/Support/TargetSelect.h>
 
+#include "compat.h"
 #include "jitmm.hpp"
 
 using namespace llvm;
@@ -99,8 +100,9 @@ static bool run_jitlink() {
   auto jit = LLJITBuilder()
                  .setJITTargetMachineBuilder(std::move(*jtmb))
                  .setObjectLinkingLayerCreator(
-                     [](ExecutionSession &session,
-                        const Triple &) -> Expected<std::unique_ptr<ObjectLayer>> {
+                     // (compat.h: LLVM 22's creator has no triple parameter.)
+                     [](JITMM_LLJIT_LAYER_CREATOR_PARAMS(session))
+                         -> Expected<std::unique_ptr<ObjectLayer>> {
                        jitmm::Config config{}; // value-initialised: the defaults
                        auto manager = jitmm::createJITLinkMemoryManager(config);
                        if (!manager)
@@ -109,8 +111,8 @@ static bool run_jitlink() {
                        auto layer =
                            std::make_unique<ObjectLinkingLayer>(session, std::move(manager));
                        // So that C++ exceptions unwind through JIT code.
-                       layer->addPlugin(std::make_unique<EHFrameRegistrationPlugin>(
-                           session, std::make_unique<jitlink::InProcessEHFrameRegistrar>()));
+                       if (Error e = jitmm_compat::addEHFramePlugin(*layer, session))
+                         return std::move(e);
                        return std::move(layer);
                      })
                  .create();

@@ -17,7 +17,6 @@ use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Once};
 
-
 use crate::arena::{Arena, Class};
 use crate::config::{Config, Strategy};
 use crate::error::Error;

@@ -39,6 +39,7 @@
 #include <llvm/Support/SourceMgr.h>
 #include <llvm/Support/TargetSelect.h>
 
+#include "compat.h"
 #include "jitmm.hpp"
 
 using namespace llvm;
@@ -145,13 +146,13 @@ struct Orc final : Jit {
     const jitmm::Config *c = &this->config;
     if (backend == "jitlink-cxx") {
       builder.setObjectLinkingLayerCreator(
-          [c](ExecutionSession &es, const Triple &) -> Expected<std::unique_ptr<ObjectLayer>> {
+          [c](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es)) -> Expected<std::unique_ptr<ObjectLayer>> {
             auto manager = jitmm::createJITLinkMemoryManager(*c);
             if (!manager)
               return make_error<StringError>(jitmm_last_error(), inconvertibleErrorCode());
             auto layer = std::make_unique<ObjectLinkingLayer>(es, std::move(manager));
-            layer->addPlugin(std::make_unique<EHFrameRegistrationPlugin>(
-                es, std::make_unique<jitlink::InProcessEHFrameRegistrar>()));
+            if (Error e = jitmm_compat::addEHFramePlugin(*layer, es))
+              return std::move(e);
             if (c->debugger)
               layer->addPlugin(jitmm::createGDBPlugin(es));
             return std::move(layer);
@@ -159,11 +160,11 @@ struct Orc final : Jit {
     } else {
       auto creator = backend == "jitlink" ? jitmm_orc_jitlink_layer : jitmm_orc_rtdyld_layer;
       builder.setObjectLinkingLayerCreator(
-          [c, creator](ExecutionSession &es,
-                       const Triple &tt) -> Expected<std::unique_ptr<ObjectLayer>> {
-            LLVMOrcObjectLayerRef layer =
-                creator(const_cast<jitmm::Config *>(c),
-                        reinterpret_cast<LLVMOrcExecutionSessionRef>(&es), tt.str().c_str());
+          [c, creator](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es))
+              -> Expected<std::unique_ptr<ObjectLayer>> {
+            LLVMOrcObjectLayerRef layer = creator(
+                const_cast<jitmm::Config *>(c), reinterpret_cast<LLVMOrcExecutionSessionRef>(&es),
+                es.getTargetTriple().str().c_str());
             if (!layer)
               return make_error<StringError>(jitmm_last_error(), inconvertibleErrorCode());
             return std::unique_ptr<ObjectLayer>(reinterpret_cast<ObjectLayer *>(layer));
