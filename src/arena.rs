@@ -657,7 +657,24 @@ impl Arena {
             // SAFETY: `rw` is the chunk's writable view, `len` bytes long, and
             // the chunk is ours until it rejoins the free list below.
             let bytes = unsafe { std::slice::from_raw_parts_mut(rw as *mut u8, chunk.len) };
-            fill_traps(bytes);
+            if chunk.len <= HOT_LIMIT {
+                fill_traps(bytes);
+            } else {
+                // Too large to stay resident (see `HOT_LIMIT`): whole pages go
+                // back to the OS now rather than being filled first (which
+                // would touch every page, used or not); the partial pages at
+                // the ends get traps.
+                let lo = round_up(chunk.offset, self.page).unwrap_or(usize::MAX);
+                let hi = round_down(chunk.offset + chunk.len, self.page);
+                if lo < hi {
+                    fill_traps(&mut bytes[..lo - chunk.offset]);
+                    fill_traps(&mut bytes[hi - chunk.offset..]);
+                    let rw_shift = span.rw_base.wrapping_sub(span_start);
+                    self.release_pages(chunk.class, rw_shift, lo, hi);
+                } else {
+                    fill_traps(bytes);
+                }
+            }
         }
         insert_free(&mut span.free, chunk.offset, chunk.len);
         span.free_bytes += chunk.len;

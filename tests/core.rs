@@ -258,3 +258,30 @@ fn freed_pages_return_except_the_last_freed_objects() {
         assert_eq!(resident_pages(big, BIG), 0, "{strategy:?}: trimmed");
     }
 }
+
+/// A freed code section too large to keep resident leaves none of its pages
+/// resident, even while other objects keep its span mapped.
+#[test]
+fn freed_huge_code_sections_leave_nothing_resident() {
+    const HUGE: usize = 3 << 20;
+    for strategy in STRATEGIES {
+        let arena = Arena::new(64 << 20, strategy).unwrap();
+        let page = arena.page_size();
+        let mut object = Object::in_arena(arena.clone());
+        let text = object.allocate(Class::Code, HUGE, page).unwrap();
+        object.bytes_mut(text)[..4].fill(0xc3);
+        let huge = object.finalize().unwrap();
+        let addr = huge.exec_addr(text);
+        // A small object in the same span keeps the span mapped.
+        let mut object = Object::in_arena(arena.clone());
+        let small = object.allocate(Class::Code, 16, 16).unwrap();
+        let small = (object.finalize().unwrap(), small);
+        assert_eq!(
+            small.0.exec_addr(small.1),
+            addr.wrapping_add(HUGE),
+            "{strategy:?}: placed after the huge section"
+        );
+        drop(huge);
+        assert_eq!(resident_pages(addr, HUGE), 0, "{strategy:?}");
+    }
+}
