@@ -269,16 +269,12 @@ extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_jitlink_layer(const jitmm_core_a
                                                               const jitmm_config *config,
                                                               LLVMOrcExecutionSessionRef es,
                                                               const char *) {
-  if (!es) {
-    api->set_last_error("jitmm_orc_jitlink_layer: execution session is NULL");
+  auto start = jitmm::detail::startLayer(api, config, es, "jitmm_orc_jitlink_layer");
+  if (!start)
     return nullptr;
-  }
-  auto arena = jitmm::detail::ArenaRef::acquire(api, config);
-  if (!arena)
-    return nullptr;
-  // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
-  auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
-  bool debugger = api->arena_debugger(arena->arena) != 0;
+  auto arena = std::move(start->arena);
+  auto &session = start->session;
+  bool debugger = start->debugger;
   auto layer = std::make_unique<llvm::orc::ObjectLinkingLayer>(
       session, std::make_unique<jitmm::detail::JITLinkManager>(std::move(arena)));
   if (llvm::Error error = jitmm_compat::addEHFramePlugin(*layer, session)) {

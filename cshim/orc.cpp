@@ -2,25 +2,45 @@
 #include "compat.h"
 #include "shim.h"
 
+#include <string>
+
 #include <llvm/ExecutionEngine/JITEventListener.h>
 #include <llvm/ExecutionEngine/Orc/Core.h>
 #include <llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h>
 #include <llvm/TargetParser/Triple.h>
 
+namespace jitmm {
+namespace detail {
+
+std::optional<LayerStart> startLayer(const jitmm_core_api *api, const jitmm_config *config,
+                                     LLVMOrcExecutionSessionRef es, const char *entry) {
+  if (!es) {
+    std::string message = std::string(entry) + ": execution session is NULL";
+    api->set_last_error(message.c_str());
+    return std::nullopt;
+  }
+  auto arena = ArenaRef::acquire(api, config);
+  if (!arena)
+    return std::nullopt;
+  bool debugger = api->arena_debugger(arena->arena) != 0;
+  // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
+  auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
+  return LayerStart{std::move(arena), session, debugger};
+}
+
+} // namespace detail
+} // namespace jitmm
+
 extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_rtdyld_layer(const jitmm_core_api *api,
                                                              const jitmm_config *config,
                                                              LLVMOrcExecutionSessionRef es,
                                                              const char *triple) {
-  if (!es) {
-    api->set_last_error("jitmm_orc_rtdyld_layer: execution session is NULL");
+  auto start = jitmm::detail::startLayer(api, config, es, "jitmm_orc_rtdyld_layer");
+  if (!start)
     return nullptr;
-  }
-  auto arena = jitmm::detail::ArenaRef::acquire(api, config);
-  if (!arena)
-    return nullptr;
-  // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
-  auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
-  bool debugger = api->arena_debugger(arena->arena) != 0;
+  auto arena = std::move(start->arena);
+  auto &session = start->session;
+  bool debugger = start->debugger;
   auto *layer = new llvm::orc::RTDyldObjectLinkingLayer(
       session, [arena](JITMM_RTDYLD_FACTORY_PARAMS) {
         // One manager per object: removing the object's ResourceTracker

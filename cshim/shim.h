@@ -4,9 +4,11 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
+#include <llvm-c/Orc.h>
 #include <llvm/ExecutionEngine/RTDyldMemoryManager.h>
 #include <llvm/ExecutionEngine/RuntimeDyld.h>
 
@@ -38,6 +40,17 @@ public:
   const jitmm_core_api *const api;
   jitmm_core_arena *const arena;
 };
+
+// Where both ORC layer entry points (orc.cpp, jitlink.cpp) start: the
+// arena their config selects, the session behind the C handle, and whether
+// to register with GDB.  Empty, with last_error set, on failure.
+struct LayerStart {
+  std::shared_ptr<ArenaRef> arena;
+  llvm::orc::ExecutionSession &session;
+  bool debugger;
+};
+std::optional<LayerStart> startLayer(const jitmm_core_api *api, const jitmm_config *config,
+                                     LLVMOrcExecutionSessionRef es, const char *entry);
 
 // GDB JIT registration (gdb.cpp).  gdbListener is LLVM's, a process-wide
 // singleton; gdbWithdrawWithin withdraws every JITLink registration whose

@@ -4,15 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # LLVM 19 by default, JITMM_LLVM=22 for LLVM 22 (feature llvm22).
-major="${JITMM_LLVM:-19}"
-case "$major" in
-  19) features=() ;;
-  22) features=(--no-default-features --features llvm22) ;;
-  *)
-    echo "jitmm: JITMM_LLVM must be 19 or 22, not '$major'" >&2
-    exit 1
-    ;;
-esac
+source scripts/llvm-version.sh
 JITMM_LLVM="$major" bash scripts/setup.sh
 cargo build --release --locked --example repl "${features[@]}"
 repl="${CARGO_TARGET_DIR:-target}/release/examples/repl"
