@@ -266,17 +266,28 @@ unsafe extern "C" fn core_arena_acquire(config: *const jitmm_config) -> *mut Cor
     })
 }
 
-unsafe extern "C" fn core_arena_release(arena: *mut CoreArena) {
-    if arena.is_null() {
+/// Takes a handle back from the table and drops what it owns; NULL does
+/// nothing, an unknown handle is an error.
+///
+/// # Safety
+/// Every handle the table holds as `kind` came from `Box::into_raw` of a `T`.
+unsafe fn release_handle<T>(handle: *mut T, kind: Kind) {
+    if handle.is_null() {
         return;
     }
     guard((), || {
-        unregister(arena, Kind::Arena)?;
-        // SAFETY: a live handle from `core_arena_acquire`, just taken back
-        // from the table, so released exactly once.
-        drop(unsafe { Box::from_raw(arena) });
+        unregister(handle, kind)?;
+        // SAFETY: a live handle of `kind`, so a `Box<T>` (precondition),
+        // just taken back from the table, so dropped exactly once.
+        drop(unsafe { Box::from_raw(handle) });
         Ok(())
     })
+}
+
+unsafe extern "C" fn core_arena_release(arena: *mut CoreArena) {
+    // SAFETY: arena handles are registered by `core_arena_acquire` from a
+    // `Box<CoreArena>`.
+    unsafe { release_handle(arena, Kind::Arena) }
 }
 
 unsafe extern "C" fn core_arena_is_dual_mapped(arena: *const CoreArena) -> c_int {
@@ -377,16 +388,9 @@ unsafe extern "C" fn core_object_finalize(object: *mut ObjectCore) -> c_int {
 }
 
 unsafe extern "C" fn core_object_free(object: *mut ObjectCore) {
-    if object.is_null() {
-        return;
-    }
-    guard((), || {
-        unregister(object, Kind::Object)?;
-        // SAFETY: a live handle from `core_object_new`, just taken back from
-        // the table, so freed exactly once.
-        drop(unsafe { Box::from_raw(object) });
-        Ok(())
-    })
+    // SAFETY: object handles are registered by `core_object_new` from a
+    // `Box<ObjectCore>`.
+    unsafe { release_handle(object, Kind::Object) }
 }
 
 unsafe extern "C" fn core_object_wants_symbols(object: *const ObjectCore) -> c_int {
