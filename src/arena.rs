@@ -35,6 +35,11 @@ const GRANULE: usize = 16;
 /// Freed-but-resident bytes per class after which pages go back to the OS.
 const SWEEP_THRESHOLD: usize = 256 << 10;
 
+/// The same, once a class holds no live chunk: lower, so that a JIT that
+/// dropped everything keeps little resident, but not zero, so that one
+/// object loaded and freed over and over does not sweep each time.
+const EMPTY_SWEEP_THRESHOLD: usize = 64 << 10;
+
 /// The most recently freed chunk of a class stays resident through sweeps
 /// if it is no longer than this: a JIT that frees and reloads an object of
 /// the same size (a REPL redefining a function, a cache evicting a module)
@@ -126,21 +131,29 @@ struct ClassHeap {
 impl ClassHeap {
     /// Makes the hot chunk an ordinary freed range again (minus `used`, a
     /// range now allocated), so the next sweep returns its pages.
-    fn cool(&mut self, used: (usize, usize)) {
+    ///
+    /// Counted towards a sweep: all of it when nothing was reused; of a
+    /// remainder left beside a reused part, only its whole pages (`page`),
+    /// the rest sharing a page with the new chunk — so an object reloaded
+    /// over a slightly larger freed one never triggers a sweep.
+    fn cool(&mut self, used: (usize, usize), page: usize) {
         let Some((lo, hi)) = self.hot.take() else {
             return;
         };
         let (used_lo, used_hi) = used;
         if used_lo >= hi || lo >= used_hi {
-            self.mark_dirty(lo, hi);
+            self.mark_dirty(lo, hi, hi - lo);
         } else {
-            self.mark_dirty(lo, used_lo);
-            self.mark_dirty(used_hi, hi);
+            for (a, b) in [(lo, used_lo), (used_hi, hi)] {
+                let whole = round_down(b, page).saturating_sub(round_up(a, page).unwrap_or(b));
+                self.mark_dirty(a, b, whole);
+            }
         }
     }
 
-    /// Marks the free run holding `lo..hi` as having resident pages.
-    fn mark_dirty(&mut self, lo: usize, hi: usize) {
+    /// Marks the free run holding `lo..hi` as having resident pages, and
+    /// counts `counted` bytes of it towards the next sweep.
+    fn mark_dirty(&mut self, lo: usize, hi: usize, counted: usize) {
         if lo >= hi {
             return;
         }
@@ -150,7 +163,7 @@ impl ClassHeap {
         if let Some((&start, run)) = span.free.range_mut(..=lo).next_back() {
             if start + run.len >= hi {
                 run.clean = false;
-                self.dirty += hi - lo;
+                self.dirty += counted;
             }
         }
     }
@@ -372,7 +385,7 @@ impl Arena {
         }
         let mut heap = lock(&self.heaps[class as usize]);
         if let Some(chunk) = Self::take_fit(&mut heap, class, len, align) {
-            heap.cool((chunk.offset, chunk.offset + chunk.len));
+            heap.cool((chunk.offset, chunk.offset + chunk.len), self.page);
             heap.live += len;
             stats::live(class, len as isize);
             return Ok(chunk);
@@ -692,21 +705,26 @@ impl Arena {
         };
         if span_empty && !spare() {
             let span = heap.spans.remove(&span_start).expect("span present");
-            heap.cool((span_start, span_start + span_len));
+            heap.cool((span_start, span_start + span_len), self.page);
             self.unmap_span(span_start, &span);
             return;
         }
         // The chunk freed before becomes an ordinary dirty range; this one
         // counts towards a sweep only once it cools in turn.
-        heap.cool((0, 0));
+        heap.cool((0, 0), self.page);
         if chunk.len <= HOT_LIMIT {
             heap.hot = Some((chunk.offset, chunk.offset + chunk.len));
         } else {
             heap.dirty += chunk.len;
         }
-        // Sweep when enough has piled up, and when the class's last chunk
-        // goes (a JIT that dropped everything gets its memory back now).
-        if heap.dirty >= SWEEP_THRESHOLD || (heap.dirty > 0 && heap.live == 0) {
+        // Sweep when enough has piled up, and sooner when the class's last
+        // chunk goes (a JIT that dropped everything gets its memory back).
+        let threshold = if heap.live == 0 {
+            EMPTY_SWEEP_THRESHOLD
+        } else {
+            SWEEP_THRESHOLD
+        };
+        if heap.dirty >= threshold {
             self.sweep(&mut heap, chunk.class);
         }
     }
@@ -781,7 +799,7 @@ impl Arena {
     pub fn trim(&self) {
         for class in Class::ALL {
             let mut heap = lock(&self.heaps[class as usize]);
-            heap.cool((0, 0));
+            heap.cool((0, 0), self.page);
             self.sweep(&mut heap, class);
         }
     }
