@@ -12,7 +12,6 @@
 //! without touching the memory they point to.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Once};
@@ -23,6 +22,7 @@ use crate::error::Error;
 use crate::object::ObjectCore;
 use crate::stats::Stats;
 use crate::sync::Mutex;
+use rustc_hash::FxHashMap;
 
 #[cfg(feature = "llvm")]
 mod llvm;
@@ -150,7 +150,15 @@ enum Kind {
 /// Held only for a lookup or an update, never while other jitmm locks are
 /// taken or held, and across `fork()` (see [`install_fork_handlers`]); a
 /// [`crate::sync::Mutex`], which a forked child can unlock.
-static HANDLES: Mutex<BTreeMap<usize, Kind>> = Mutex::new(BTreeMap::new());
+/// A hash map (created on first use) rather than a B-tree: it keeps its
+/// capacity when it empties, where a B-tree going between zero and a few
+/// entries allocates and frees a node on every object; Fx hashing, since
+/// every call of the table looks a handle up.
+static HANDLES: Mutex<Option<FxHashMap<usize, Kind>>> = Mutex::new(None);
+
+fn handles(table: &mut Option<FxHashMap<usize, Kind>>) -> &mut FxHashMap<usize, Kind> {
+    table.get_or_insert_with(FxHashMap::default)
+}
 
 const NULL_ARENA: Error = Error::InvalidArgument("null arena");
 const NULL_OBJECT: Error = Error::InvalidArgument("null object");
@@ -169,7 +177,7 @@ fn errors(kind: Kind) -> (Error, Error) {
 /// Records a handle just handed out.
 fn register<T>(handle: *mut T, kind: Kind) -> *mut T {
     install_fork_handlers();
-    HANDLES.lock().insert(handle as usize, kind);
+    handles(&mut HANDLES.lock()).insert(handle as usize, kind);
     handle
 }
 
@@ -179,7 +187,7 @@ fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
     if handle.is_null() {
         return Err(null);
     }
-    match HANDLES.lock().get(&(handle as usize)) {
+    match handles(&mut HANDLES.lock()).get(&(handle as usize)) {
         Some(&k) if k == kind => Ok(()),
         _ => Err(unknown),
     }
@@ -191,7 +199,8 @@ fn unregister<T>(handle: *mut T, kind: Kind) -> Result<(), Error> {
     if handle.is_null() {
         return Err(null);
     }
-    let mut handles = HANDLES.lock();
+    let mut table = HANDLES.lock();
+    let handles = handles(&mut table);
     match handles.get(&(handle as usize)) {
         Some(&k) if k == kind => {
             handles.remove(&(handle as usize));
