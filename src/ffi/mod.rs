@@ -11,9 +11,10 @@
 //! passed as an arena (or the reverse) are all `Error::InvalidArgument`
 //! without touching the memory they point to.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 
 use crate::arena::{Arena, Class};
@@ -181,14 +182,33 @@ fn register<T>(handle: *mut T, kind: Kind) -> *mut T {
     handle
 }
 
-/// Fails unless `handle` is a live handle of `kind`.
+/// Bumped whenever a handle is taken back: a handle a thread has seen live
+/// since the last bump is live still, with no need to look again.
+static RELEASES: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The last handle this thread found live, its kind, and `RELEASES` then.
+    static LAST_CHECKED: Cell<(usize, Option<Kind>, u64)> = const { Cell::new((0, None, 0)) };
+}
+
+/// Fails unless `handle` is a live handle of `kind`. The one-entry cache
+/// spares the lock for the run of calls a linker makes on one object.
 fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
     let (null, unknown) = errors(kind);
     if handle.is_null() {
         return Err(null);
     }
-    match handles(&mut HANDLES.lock()).get(&(handle as usize)) {
-        Some(&k) if k == kind => Ok(()),
+    let address = handle as usize;
+    // Read before the lookup: a release after it makes the entry stale.
+    let releases = RELEASES.load(Ordering::Acquire);
+    if LAST_CHECKED.get() == (address, Some(kind), releases) {
+        return Ok(());
+    }
+    match handles(&mut HANDLES.lock()).get(&address) {
+        Some(&k) if k == kind => {
+            LAST_CHECKED.set((address, Some(kind), releases));
+            Ok(())
+        }
         _ => Err(unknown),
     }
 }
@@ -204,6 +224,7 @@ fn unregister<T>(handle: *mut T, kind: Kind) -> Result<(), Error> {
     match handles.get(&(handle as usize)) {
         Some(&k) if k == kind => {
             handles.remove(&(handle as usize));
+            RELEASES.fetch_add(1, Ordering::Release);
             Ok(())
         }
         _ => Err(unknown),
