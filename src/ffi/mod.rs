@@ -151,7 +151,7 @@ enum Kind {
 /// Held only for a lookup or an update, never while other jitmm locks are
 /// taken or held, and across `fork()` (see [`install_fork_handlers`]); a
 /// [`crate::sync::Mutex`], which a forked child can unlock.
-/// A hash map (created on first use) rather than a B-tree: it keeps its
+/// A hash map (created on first use) rather than a B-tree: it keeps some
 /// capacity when it empties, where a B-tree going between zero and a few
 /// entries allocates and frees a node on every object; Fx hashing, since
 /// every call of the table looks a handle up.
@@ -224,6 +224,11 @@ fn unregister<T>(handle: *mut T, kind: Kind) -> Result<(), Error> {
     match handles.get(&(handle as usize)) {
         Some(&k) if k == kind => {
             handles.remove(&(handle as usize));
+            // Give memory back once mostly empty (amortised: the table has
+            // shrunk eightfold since it last grew), keeping a little.
+            if handles.capacity() > 1024 && handles.len() < handles.capacity() / 8 {
+                handles.shrink_to(handles.len() * 2);
+            }
             RELEASES.fetch_add(1, Ordering::Release);
             Ok(())
         }
