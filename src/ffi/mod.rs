@@ -187,11 +187,12 @@ fn register<T>(handle: *mut T, kind: Kind) -> *mut T {
 static RELEASES: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// The last handle this thread found live, its kind, and `RELEASES` then.
-    static LAST_CHECKED: Cell<(usize, Option<Kind>, u64)> = const { Cell::new((0, None, 0)) };
+    /// Per kind, the last handle this thread found live and `RELEASES` then
+    /// (a linker's calls alternate between its arena and its object).
+    static LAST_CHECKED: Cell<[(usize, u64); 2]> = const { Cell::new([(0, u64::MAX); 2]) };
 }
 
-/// Fails unless `handle` is a live handle of `kind`. The one-entry cache
+/// Fails unless `handle` is a live handle of `kind`. The per-thread cache
 /// spares the lock for the run of calls a linker makes on one object.
 fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
     let (null, unknown) = errors(kind);
@@ -201,12 +202,14 @@ fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
     let address = handle as usize;
     // Read before the lookup: a release after it makes the entry stale.
     let releases = RELEASES.load(Ordering::Acquire);
-    if LAST_CHECKED.get() == (address, Some(kind), releases) {
+    let mut last = LAST_CHECKED.get();
+    if last[kind as usize] == (address, releases) {
         return Ok(());
     }
     match handles(&mut HANDLES.lock()).get(&address) {
         Some(&k) if k == kind => {
-            LAST_CHECKED.set((address, Some(kind), releases));
+            last[kind as usize] = (address, releases);
+            LAST_CHECKED.set(last);
             Ok(())
         }
         _ => Err(unknown),
