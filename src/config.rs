@@ -109,8 +109,7 @@ impl Config {
 
     /// Whether GDB JIT registration is on (the config or `JITMM_GDB=1`).
     pub fn debugger_enabled(&self) -> bool {
-        self.debugger
-            || std::env::var(DEBUGGER_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+        self.debugger || env_switches().debugger
     }
 
     /// Whether the perf map is on (the config or `JITMM_PERF_MAP=1`).
@@ -124,13 +123,38 @@ impl Config {
         if self.strategy != Strategy::Auto {
             return Ok(self.strategy);
         }
-        match std::env::var(STRATEGY_ENV) {
-            Ok(value) => value.parse().map_err(|_| {
+        match &env_switches().strategy {
+            Some(value) => value.parse().map_err(|_| {
                 crate::Error::InvalidArgument("JITMM_STRATEGY must be auto, dualmap or mprotect")
             }),
-            Err(_) => Ok(Strategy::Auto),
+            None => Ok(Strategy::Auto),
         }
     }
+}
+
+/// The environment's switches, read once at first use: every manager of the
+/// process sees the same settings, and creating one (once per object for
+/// ORC's RuntimeDyld layer) scans no environment.
+pub(crate) struct EnvSwitches {
+    /// `JITMM_STRATEGY`, unparsed (a bad value is reported at each use).
+    pub strategy: Option<String>,
+    /// `JITMM_PERF_MAP=1`.
+    pub perf_map: bool,
+    /// `JITMM_GDB=1`.
+    pub debugger: bool,
+}
+
+pub(crate) fn env_switches() -> &'static EnvSwitches {
+    static SWITCHES: std::sync::OnceLock<EnvSwitches> = std::sync::OnceLock::new();
+    SWITCHES.get_or_init(|| {
+        let on =
+            |name| std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+        EnvSwitches {
+            strategy: std::env::var(STRATEGY_ENV).ok(),
+            perf_map: on(crate::perf_map::PERF_MAP_ENV),
+            debugger: on(DEBUGGER_ENV),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub(crate) struct Symbol {
 
 /// Whether the environment asks for a perf map.
 pub(crate) fn env_enabled() -> bool {
-    std::env::var(PERF_MAP_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+    crate::config::env_switches().perf_map
 }
 
 /// The map file of this process (the pid is read each time: a forked child
