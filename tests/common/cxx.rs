@@ -54,14 +54,24 @@ pub fn build_client(
             "-lLLVM-{}",
             llvm_config(&["--version"]).split('.').next().unwrap()
         ))
-        .output()
-        .unwrap_or_else(|e| panic!("{compiler} does not run: {e}"));
+        .output();
+    check_compiled(out, compiler, || format!("compiling {source:?}"));
+    exe
+}
+
+/// Fails the test unless a compiler run succeeded, with its diagnostics.
+fn check_compiled(
+    out: std::io::Result<std::process::Output>,
+    compiler: &str,
+    what: impl FnOnce() -> String,
+) {
+    let out = out.unwrap_or_else(|e| panic!("{compiler} does not run: {e}"));
     assert!(
         out.status.success(),
-        "compiling {source:?} failed:\n{}",
+        "{} failed:\n{}",
+        what(),
         String::from_utf8_lossy(&out.stderr)
     );
-    exe
 }
 
 /// Compiles `source` with `compiler` and nothing but what
@@ -97,13 +107,10 @@ pub fn build_with_pkg_config(compiler: &str, source: &Path, package: &str) -> Pa
         .arg("-o")
         .arg(&exe)
         .args(flags.split_whitespace())
-        .output()
-        .unwrap_or_else(|e| panic!("{compiler} does not run: {e}"));
-    assert!(
-        out.status.success(),
-        "compiling {source:?} with `pkg-config {package}` flags ({flags}) failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .output();
+    check_compiled(out, compiler, || {
+        format!("compiling {source:?} with `pkg-config {package}` flags ({flags})")
+    });
     exe
 }
 
