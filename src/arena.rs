@@ -665,6 +665,8 @@ impl Arena {
             .range_mut(..=chunk.offset)
             .next_back()
             .expect("chunk belongs to a span");
+        // Bytes of the chunk already returned to the OS (not owed a sweep).
+        let mut released = 0;
         if self.strategy == Strategy::DualMap && chunk.class == Class::Code {
             let rw = span.rw_base + (chunk.offset - span_start);
             // SAFETY: `rw` is the chunk's writable view, `len` bytes long, and
@@ -684,6 +686,7 @@ impl Arena {
                     fill_traps(&mut bytes[hi - chunk.offset..]);
                     let rw_shift = span.rw_base.wrapping_sub(span_start);
                     self.release_pages(chunk.class, rw_shift, lo, hi);
+                    released = hi - lo;
                 } else {
                     fill_traps(bytes);
                 }
@@ -715,7 +718,7 @@ impl Arena {
         if chunk.len <= HOT_LIMIT {
             heap.hot = Some((chunk.offset, chunk.offset + chunk.len));
         } else {
-            heap.dirty += chunk.len;
+            heap.dirty += chunk.len - released;
         }
         // Sweep when enough has piled up, and sooner when the class's last
         // chunk goes (a JIT that dropped everything gets its memory back).
