@@ -28,6 +28,9 @@ pub(crate) fn install_handlers() {
 }
 
 extern "C" fn prepare() {
+    // A one-time initialisation another thread may be running: wait for it
+    // here, or the child would wait for a thread it does not have.
+    crate::config::env_switches();
     // The lock order used everywhere: shared-arena table, registry, arenas.
     std::mem::forget(SHARED_ARENAS.lock());
     let registry = ARENAS.lock();
