@@ -28,9 +28,11 @@ pub(crate) fn install_handlers() {
 }
 
 extern "C" fn prepare() {
-    // A one-time initialisation another thread may be running: wait for it
-    // here, or the child would wait for a thread it does not have.
+    // One-time initialisations another thread may be running: wait for them
+    // here, or the child would wait for a thread it does not have (both are
+    // cached after their first run).
     crate::config::env_switches();
+    crate::probe();
     // The lock order used everywhere: shared-arena table, registry, arenas.
     std::mem::forget(SHARED_ARENAS.lock());
     let registry = ARENAS.lock();
