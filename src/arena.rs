@@ -19,7 +19,10 @@ use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
+mod free_list;
+
 use crate::sync::{Mutex, MutexGuard};
+use free_list::FreeList;
 
 use crate::config::{Config, Strategy};
 use crate::error::{Errno, Error, Result};
@@ -102,18 +105,11 @@ pub(crate) struct Chunk {
     pub rw: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct FreeRun {
-    len: usize,
-    /// Pages inside the run have been returned to the OS since it was freed.
-    clean: bool,
-}
-
 struct Span {
     len: usize,
     /// Base of the writable view (== executable base where there is one view).
     rw_base: usize,
-    free: BTreeMap<usize, FreeRun>,
+    free: FreeList,
     free_bytes: usize,
 }
 
@@ -160,13 +156,40 @@ impl ClassHeap {
         let Some((_, span)) = self.spans.range_mut(..=lo).next_back() else {
             return;
         };
-        if let Some((&start, run)) = span.free.range_mut(..=lo).next_back() {
-            if start + run.len >= hi {
-                run.clean = false;
-                self.dirty += counted;
-            }
+        if span.free.mark_dirty(lo, hi) {
+            self.dirty += counted;
         }
     }
+
+    /// The span holding an arena offset, and its start.
+    fn span_mut(&mut self, offset: usize) -> (usize, &mut Span) {
+        let (&start, span) = self
+            .spans
+            .range_mut(..=offset)
+            .next_back()
+            .expect("chunk belongs to a span");
+        (start, span)
+    }
+
+    /// Whether an empty span should stay mapped: it is one block long and
+    /// the class's only empty one-block span, kept so that a JIT freeing and
+    /// loading around a block boundary does not map and unmap it each time.
+    fn keeps_as_spare(&self, span_start: usize) -> bool {
+        self.spans[&span_start].len == BLOCK_SIZE
+            && !self
+                .spans
+                .iter()
+                .any(|(&start, s)| start != span_start && s.free_bytes == s.len)
+    }
+}
+
+/// How a chunk comes back to its span.
+#[derive(Debug, Clone, Copy)]
+enum Return {
+    /// Freed by its object; `released` bytes of it already went back to the OS.
+    Freed { released: usize },
+    /// The unused tail of a reservation, never handed to a linker.
+    Unused,
 }
 
 /// One reservation and the blocks carved from it.
@@ -398,20 +421,12 @@ impl Arena {
         let rw_base = self.map_span(class, start, span_len).inspect_err(|_| {
             self.release_blocks(start, span_len);
         })?;
-        let mut free = BTreeMap::new();
-        free.insert(
-            start,
-            FreeRun {
-                len: span_len,
-                clean: true,
-            },
-        );
         heap.spans.insert(
             start,
             Span {
                 len: span_len,
                 rw_base,
-                free,
+                free: FreeList::new(start, span_len),
                 free_bytes: span_len,
             },
         );
@@ -422,46 +437,19 @@ impl Arena {
     }
 
     fn take_fit(heap: &mut ClassHeap, class: Class, len: usize, align: usize) -> Option<Chunk> {
-        for (&span_start, span) in heap.spans.iter_mut() {
+        heap.spans.iter_mut().find_map(|(&span_start, span)| {
             if span.free_bytes < len {
-                continue;
+                return None;
             }
-            let found = span.free.iter().find_map(|(&start, run)| {
-                let aligned = round_up(start, align)?;
-                (aligned + len <= start + run.len).then_some((start, *run, aligned))
-            });
-            let Some((start, run, aligned)) = found else {
-                continue;
-            };
-            span.free.remove(&start);
-            if aligned > start {
-                span.free.insert(
-                    start,
-                    FreeRun {
-                        len: aligned - start,
-                        clean: run.clean,
-                    },
-                );
-            }
-            let end = aligned + len;
-            if end < start + run.len {
-                span.free.insert(
-                    end,
-                    FreeRun {
-                        len: start + run.len - end,
-                        clean: run.clean,
-                    },
-                );
-            }
+            let offset = span.free.take(len, align)?;
             span.free_bytes -= len;
-            return Some(Chunk {
+            Some(Chunk {
                 class,
-                offset: aligned,
+                offset,
                 len,
-                rw: span.rw_base + (aligned - span_start),
-            });
-        }
-        None
+                rw: span.rw_base + (offset - span_start),
+            })
+        })
     }
 
     /// Claims `len / BLOCK_SIZE` contiguous free blocks; returns the offset.
@@ -659,18 +647,14 @@ impl Arena {
             }
         }
         let mut heap = lock(&self.heaps[chunk.class as usize]);
-        heap.live -= chunk.len;
-        let (&span_start, span) = heap
-            .spans
-            .range_mut(..=chunk.offset)
-            .next_back()
-            .expect("chunk belongs to a span");
+        let page = self.page;
+        let (span_start, span) = heap.span_mut(chunk.offset);
         // Bytes of the chunk already returned to the OS (not owed a sweep).
         let mut released = 0;
         if self.strategy == Strategy::DualMap && chunk.class == Class::Code {
             let rw = span.rw_base + (chunk.offset - span_start);
             // SAFETY: `rw` is the chunk's writable view, `len` bytes long, and
-            // the chunk is ours until it rejoins the free list below.
+            // the chunk is ours until it rejoins the free list.
             let bytes = unsafe { std::slice::from_raw_parts_mut(rw as *mut u8, chunk.len) };
             if chunk.len <= HOT_LIMIT {
                 fill_traps(bytes);
@@ -679,8 +663,8 @@ impl Arena {
                 // back to the OS now rather than being filled first (which
                 // would touch every page, used or not); the partial pages at
                 // the ends get traps.
-                let lo = round_up(chunk.offset, self.page).unwrap_or(usize::MAX);
-                let hi = round_down(chunk.offset + chunk.len, self.page);
+                let lo = round_up(chunk.offset, page).unwrap_or(usize::MAX);
+                let hi = round_down(chunk.offset + chunk.len, page);
                 if lo < hi {
                     fill_traps(&mut bytes[..lo - chunk.offset]);
                     fill_traps(&mut bytes[hi - chunk.offset..]);
@@ -692,33 +676,49 @@ impl Arena {
                 }
             }
         }
-        insert_free(&mut span.free, chunk.offset, chunk.len);
+        self.put_back(&mut heap, chunk, Return::Freed { released });
+    }
+
+    /// Gives back the unused tail of a reserved chunk. The linker never had
+    /// it, so nothing was written there: no traps, and the chunk freed last
+    /// stays the hot one.
+    pub(crate) fn free_unused(&self, chunk: &Chunk) {
+        stats::live(chunk.class, -(chunk.len as isize));
+        let mut heap = lock(&self.heaps[chunk.class as usize]);
+        self.put_back(&mut heap, chunk, Return::Unused);
+    }
+
+    /// Puts a chunk back on its span's free list; unmaps the span if that
+    /// empties it, or sweeps the class once enough freed pages are resident.
+    fn put_back(&self, heap: &mut ClassHeap, chunk: &Chunk, how: Return) {
+        heap.live -= chunk.len;
+        let (span_start, span) = heap.span_mut(chunk.offset);
+        span.free.insert(chunk.offset, chunk.len);
         span.free_bytes += chunk.len;
-        let span_empty = span.free_bytes == span.len;
         let span_len = span.len;
-        // An empty span goes back to the OS unless it is the class's only
-        // empty one-block span, kept so that a JIT freeing and loading
-        // around a block boundary does not map and unmap it each time.
-        let spare = || {
-            span_len == BLOCK_SIZE
-                && !heap
-                    .spans
-                    .iter()
-                    .any(|(&start, s)| start != span_start && s.free_bytes == s.len)
-        };
-        if span_empty && !spare() {
+        if span.free_bytes == span_len && !heap.keeps_as_spare(span_start) {
             let span = heap.spans.remove(&span_start).expect("span present");
             heap.cool((span_start, span_start + span_len), self.page);
             self.unmap_span(span_start, &span);
             return;
         }
-        // The chunk freed before becomes an ordinary dirty range; this one
-        // counts towards a sweep only once it cools in turn.
-        heap.cool((0, 0), self.page);
-        if chunk.len <= HOT_LIMIT {
-            heap.hot = Some((chunk.offset, chunk.offset + chunk.len));
-        } else {
-            heap.dirty += chunk.len - released;
+        let end = chunk.offset + chunk.len;
+        match how {
+            // Only its whole pages can have been resident on their own.
+            Return::Unused => {
+                heap.dirty += round_down(end, self.page)
+                    .saturating_sub(round_up(chunk.offset, self.page).unwrap_or(end));
+            }
+            // The chunk freed before becomes an ordinary dirty range; this
+            // one counts towards a sweep only once it cools in turn.
+            Return::Freed { released } => {
+                heap.cool((0, 0), self.page);
+                if chunk.len <= HOT_LIMIT {
+                    heap.hot = Some((chunk.offset, end));
+                } else {
+                    heap.dirty += chunk.len - released;
+                }
+            }
         }
         // Sweep when enough has piled up, and sooner when the class's last
         // chunk goes (a JIT that dropped everything gets its memory back).
@@ -728,7 +728,7 @@ impl Arena {
             SWEEP_THRESHOLD
         };
         if heap.dirty >= threshold {
-            self.sweep(&mut heap, chunk.class);
+            self.sweep(heap, chunk.class);
         }
     }
 
@@ -740,11 +740,9 @@ impl Arena {
         for (&span_start, span) in heap.spans.iter_mut() {
             // Writable address of arena offset `o` in this span: `o + rw_shift`.
             let rw_shift = span.rw_base.wrapping_sub(span_start);
-            for (&start, run) in span.free.iter_mut().filter(|(_, r)| !r.clean) {
-                let end = start + run.len;
+            for (start, end) in span.free.take_dirty() {
                 let lo = round_up(start, self.page).unwrap_or(usize::MAX);
                 let hi = round_down(end, self.page);
-                run.clean = true;
                 match hot.filter(|&(h_lo, h_hi)| start <= h_lo && h_hi <= end) {
                     Some((h_lo, h_hi)) => {
                         // Keep the pages the hot chunk touches.
@@ -862,29 +860,6 @@ fn first_free_run(blocks: &[bool], n: usize) -> Option<usize> {
     None
 }
 
-/// Inserts `[start, start+len)` into a free list, coalescing with neighbours.
-fn insert_free(free: &mut BTreeMap<usize, FreeRun>, start: usize, len: usize) {
-    let mut run_start = start;
-    let mut run_len = len;
-    if let Some((&prev, prev_run)) = free.range(..start).next_back() {
-        if prev + prev_run.len == start {
-            run_start = prev;
-            run_len += prev_run.len;
-            free.remove(&prev);
-        }
-    }
-    if let Some(next_run) = free.remove(&(start + len)) {
-        run_len += next_run.len;
-    }
-    free.insert(
-        run_start,
-        FreeRun {
-            len: run_len,
-            clean: false,
-        },
-    );
-}
-
 /// Fills freed code with the architecture's trap instruction.
 fn fill_traps(bytes: &mut [u8]) {
     let pattern = crate::icache::TRAP_PATTERN;
@@ -931,17 +906,6 @@ pub(crate) fn owned_ranges() -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn free_list_coalesces() {
-        let mut free = BTreeMap::new();
-        insert_free(&mut free, 0, 16);
-        insert_free(&mut free, 32, 16);
-        assert_eq!(free.len(), 2);
-        insert_free(&mut free, 16, 16);
-        assert_eq!(free.len(), 1);
-        assert_eq!(free[&0].len, 48);
-    }
 
     #[test]
     fn class_indices_round_trip() {

@@ -192,7 +192,7 @@ impl ObjectCore {
                 rw: chunk.rw + keep,
                 ..chunk
             };
-            self.arena.free(&tail, false);
+            self.arena.free_unused(&tail);
             self.chunks[reserved.chunk].len = keep;
         }
         self.chunks.retain(|c| c.len > 0);

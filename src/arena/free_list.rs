@@ -1,0 +1,150 @@
+//! The free runs of one span.
+//!
+//! Runs are keyed by their *end*: an allocation takes the front of a run and
+//! a freed chunk most often joins the run after it (a linker's objects are
+//! freed and reloaded at the same place), and both only move a run's start —
+//! an update in place, with no tree node allocated or freed.
+
+use std::collections::BTreeMap;
+use std::ops::Bound::{Excluded, Unbounded};
+
+/// A free run `start..end` (its end is the map key).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: usize,
+    /// Pages inside the run have been returned to the OS since it was freed.
+    clean: bool,
+}
+
+/// Free ranges of a span, coalesced, in arena offsets.
+#[derive(Debug)]
+pub(super) struct FreeList {
+    runs: BTreeMap<usize, Run>,
+}
+
+impl FreeList {
+    /// One clean run `start..start + len` (a freshly mapped span).
+    pub(super) fn new(start: usize, len: usize) -> Self {
+        let mut runs = BTreeMap::new();
+        runs.insert(start + len, Run { start, clean: true });
+        FreeList { runs }
+    }
+
+    /// First fit: takes `len` bytes aligned to `align` (a power of two) from
+    /// the lowest run that holds them; returns their offset.
+    pub(super) fn take(&mut self, len: usize, align: usize) -> Option<usize> {
+        let (end, run, aligned) = self.runs.iter_mut().find_map(|(&end, run)| {
+            let aligned = run.start.checked_add(align - 1)? & !(align - 1);
+            (aligned.checked_add(len)? <= end).then_some((end, run, aligned))
+        })?;
+        let head = *run;
+        let taken_end = aligned + len;
+        if taken_end < end {
+            run.start = taken_end;
+        } else {
+            self.runs.remove(&end);
+        }
+        if aligned > head.start {
+            self.runs.insert(aligned, head);
+        }
+        Some(aligned)
+    }
+
+    /// Returns `start..start + len`, merging it with the runs either side;
+    /// the merged run holds resident pages (not clean).
+    pub(super) fn insert(&mut self, start: usize, len: usize) {
+        let end = start + len;
+        let merged_start = self.runs.remove(&start).map_or(start, |prev| prev.start);
+        if let Some((_, next)) = self.runs.range_mut((Excluded(end), Unbounded)).next() {
+            if next.start == end {
+                next.start = merged_start;
+                next.clean = false;
+                return;
+            }
+        }
+        self.runs.insert(
+            end,
+            Run {
+                start: merged_start,
+                clean: false,
+            },
+        );
+    }
+
+    /// Marks the run holding `lo..hi` as having resident pages; false if no
+    /// single run holds it.
+    pub(super) fn mark_dirty(&mut self, lo: usize, hi: usize) -> bool {
+        match self.runs.range_mut(hi..).next() {
+            Some((_, run)) if run.start <= lo => {
+                run.clean = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Marks every run clean and returns those that were not, as
+    /// `(start, end)`: their pages are about to be returned to the OS.
+    pub(super) fn take_dirty(&mut self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.runs
+            .iter_mut()
+            .filter(|(_, run)| !run.clean)
+            .map(|(&end, run)| {
+                run.clean = true;
+                (run.start, end)
+            })
+    }
+
+    /// The runs as `(start, end)`, in order.
+    #[cfg(test)]
+    fn runs(&self) -> Vec<(usize, usize)> {
+        self.runs
+            .iter()
+            .map(|(&end, run)| (run.start, end))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freed_chunks_coalesce_with_both_neighbours() {
+        let mut free = FreeList::new(0, 64);
+        assert_eq!(free.take(16, 16), Some(0));
+        assert_eq!(free.take(16, 16), Some(16));
+        assert_eq!(free.take(16, 16), Some(32));
+        free.insert(0, 16);
+        free.insert(32, 16);
+        assert_eq!(free.runs(), vec![(0, 16), (32, 64)]);
+        free.insert(16, 16);
+        assert_eq!(free.runs(), vec![(0, 64)]);
+    }
+
+    #[test]
+    fn alignment_leaves_the_gap_free() {
+        let mut free = FreeList::new(16, 112);
+        assert_eq!(free.take(16, 64), Some(64));
+        assert_eq!(free.runs(), vec![(16, 64), (80, 128)]);
+        // First fit: the gap serves a request it can hold.
+        assert_eq!(free.take(48, 16), Some(16));
+        assert_eq!(free.runs(), vec![(80, 128)]);
+        assert_eq!(free.take(64, 16), None);
+        assert_eq!(free.take(48, 16), Some(80));
+        assert_eq!(free.runs(), vec![]);
+    }
+
+    #[test]
+    fn dirty_runs_are_reported_once() {
+        let mut free = FreeList::new(0, 4096);
+        assert_eq!(free.take_dirty().count(), 0);
+        assert_eq!(free.take(1024, 16), Some(0));
+        free.insert(0, 1024);
+        assert_eq!(free.take_dirty().collect::<Vec<_>>(), vec![(0, 4096)]);
+        assert_eq!(free.take_dirty().count(), 0);
+        assert!(free.mark_dirty(100, 200));
+        assert!(!free.mark_dirty(4000, 5000));
+        assert_eq!(free.take_dirty().collect::<Vec<_>>(), vec![(0, 4096)]);
+    }
+}
