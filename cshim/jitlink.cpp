@@ -74,8 +74,9 @@ std::string describe(const orc::AllocGroup &group, uint64_t size, uint64_t align
   return os.str();
 }
 
-// Executable address ranges [start, end) of a graph's Standard segments.
-using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;
+// Executable address ranges [start, end) of a graph's Standard segments
+// (inline: a graph has a segment per protection, rarely more).
+using Ranges = llvm::SmallVector<std::pair<uint64_t, uint64_t>, 3>;
 
 // What a FinalizedAlloc's address points to.
 struct FinalizedInfo {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <llvm-c/Orc.h>
+#include <llvm/ADT/SmallVector.h>
 #include <llvm/ExecutionEngine/RTDyldMemoryManager.h>
 #include <llvm/ExecutionEngine/RuntimeDyld.h>
 
@@ -96,11 +97,13 @@ private:
   llvm::ExecutionEngine *gdb_engine_ = nullptr; // the engine given the GDB listener
   std::mutex mutex_;
   // The object RuntimeDyld is loading now, and its sections (rw, exec).
+  // Inline capacity: an ORC layer's manager holds one object of a few
+  // sections, so the common case allocates nothing.
   jitmm_core_object *current_ = nullptr;
-  std::vector<std::pair<uint8_t *, uint8_t *>> current_sections_;
+  llvm::SmallVector<std::pair<uint8_t *, uint8_t *>, 4> current_sections_;
   // Loaded objects waiting for finalizeMemory, and every object owned.
-  std::vector<jitmm_core_object *> pending_;
-  std::vector<jitmm_core_object *> owned_;
+  llvm::SmallVector<jitmm_core_object *, 1> pending_;
+  llvm::SmallVector<jitmm_core_object *, 1> owned_;
 };
 
 } // namespace detail

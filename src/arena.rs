@@ -119,9 +119,19 @@ struct ClassHeap {
     /// Bytes handed out and not freed.
     live: usize,
     dirty: usize,
-    /// The last freed chunk (`offset..end`), spared by sweeps: its pages
-    /// stay resident although its run may be marked clean.
-    hot: Option<(usize, usize)>,
+    /// The last freed chunk, spared by sweeps.
+    hot: Option<Hot>,
+}
+
+/// The chunk freed last in a class (see [`HOT_LIMIT`]).
+#[derive(Debug, Clone, Copy)]
+struct Hot {
+    lo: usize,
+    hi: usize,
+    /// A sweep ran since it was freed, so its run may be marked clean
+    /// although its pages are resident. Until then the run holding it is
+    /// dirty still (only a sweep marks runs clean).
+    swept: bool,
 }
 
 impl ClassHeap {
@@ -133,16 +143,27 @@ impl ClassHeap {
     /// the rest sharing a page with the new chunk — so an object reloaded
     /// over a slightly larger freed one never triggers a sweep.
     fn cool(&mut self, used: (usize, usize), page: usize) {
-        let Some((lo, hi)) = self.hot.take() else {
+        let Some(Hot { lo, hi, swept }) = self.hot.take() else {
             return;
         };
         let (used_lo, used_hi) = used;
-        if used_lo >= hi || lo >= used_hi {
-            self.mark_dirty(lo, hi, hi - lo);
+        let remainders = if used_lo >= hi || lo >= used_hi {
+            [(lo, hi, hi - lo), (0, 0, 0)]
         } else {
-            for (a, b) in [(lo, used_lo), (used_hi, hi)] {
+            [(lo, used_lo), (used_hi, hi)].map(|(a, b)| {
                 let whole = round_down(b, page).saturating_sub(round_up(a, page).unwrap_or(b));
-                self.mark_dirty(a, b, whole);
+                (a, b, whole)
+            })
+        };
+        for (a, b, counted) in remainders {
+            if swept {
+                // A remainder with no whole page shares its pages with live
+                // chunks or with runs that go dirty when those are freed.
+                if counted > 0 {
+                    self.mark_dirty(a, b, counted);
+                }
+            } else {
+                self.dirty += counted;
             }
         }
     }
@@ -676,7 +697,7 @@ impl Arena {
                 }
             }
         }
-        self.put_back(&mut heap, chunk, Return::Freed { released });
+        self.put_back(&mut heap, span_start, chunk, Return::Freed { released });
     }
 
     /// Gives back the unused tail of a reserved chunk. The linker never had
@@ -685,14 +706,16 @@ impl Arena {
     pub(crate) fn free_unused(&self, chunk: &Chunk) {
         stats::live(chunk.class, -(chunk.len as isize));
         let mut heap = lock(&self.heaps[chunk.class as usize]);
-        self.put_back(&mut heap, chunk, Return::Unused);
+        let (span_start, _) = heap.span_mut(chunk.offset);
+        self.put_back(&mut heap, span_start, chunk, Return::Unused);
     }
 
-    /// Puts a chunk back on its span's free list; unmaps the span if that
-    /// empties it, or sweeps the class once enough freed pages are resident.
-    fn put_back(&self, heap: &mut ClassHeap, chunk: &Chunk, how: Return) {
+    /// Puts a chunk back on the free list of its span (which starts at
+    /// `span_start`); unmaps the span if that empties it, or sweeps the class
+    /// once enough freed pages are resident.
+    fn put_back(&self, heap: &mut ClassHeap, span_start: usize, chunk: &Chunk, how: Return) {
         heap.live -= chunk.len;
-        let (span_start, span) = heap.span_mut(chunk.offset);
+        let span = heap.spans.get_mut(&span_start).expect("span present");
         span.free.insert(chunk.offset, chunk.len);
         span.free_bytes += chunk.len;
         let span_len = span.len;
@@ -714,7 +737,11 @@ impl Arena {
             Return::Freed { released } => {
                 heap.cool((0, 0), self.page);
                 if chunk.len <= HOT_LIMIT {
-                    heap.hot = Some((chunk.offset, end));
+                    heap.hot = Some(Hot {
+                        lo: chunk.offset,
+                        hi: end,
+                        swept: false,
+                    });
                 } else {
                     heap.dirty += chunk.len - released;
                 }
@@ -735,6 +762,9 @@ impl Arena {
     /// Returns the pages of dirty free runs to the OS, except those of the
     /// hot chunk (see [`HOT_LIMIT`]).
     fn sweep(&self, heap: &mut ClassHeap, class: Class) {
+        if let Some(hot) = &mut heap.hot {
+            hot.swept = true;
+        }
         let hot = heap.hot;
         heap.dirty = 0;
         for (&span_start, span) in heap.spans.iter_mut() {
@@ -743,8 +773,10 @@ impl Arena {
             for (start, end) in span.free.take_dirty() {
                 let lo = round_up(start, self.page).unwrap_or(usize::MAX);
                 let hi = round_down(end, self.page);
-                match hot.filter(|&(h_lo, h_hi)| start <= h_lo && h_hi <= end) {
-                    Some((h_lo, h_hi)) => {
+                match hot.filter(|h| start <= h.lo && h.hi <= end) {
+                    Some(Hot {
+                        lo: h_lo, hi: h_hi, ..
+                    }) => {
                         // Keep the pages the hot chunk touches.
                         let keep_lo = round_down(h_lo, self.page);
                         let keep_hi = round_up(h_hi, self.page).unwrap_or(usize::MAX);

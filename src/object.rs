@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::arena::{Arena, Chunk, Class};
 use crate::config::{Config, Strategy};
 use crate::error::{Error, Result};
@@ -44,7 +46,8 @@ struct Reserved {
 #[derive(Debug)]
 pub struct ObjectCore {
     arena: Arc<Arena>,
-    chunks: Vec<Chunk>,
+    /// Inline for the usual object (a chunk per class, or a few sections).
+    chunks: SmallVec<[Chunk; 4]>,
     reserved: [Option<Reserved>; 3],
     mapped: bool,
     /// `finalize` began changing protections (it may have failed part way).
@@ -59,7 +62,7 @@ impl ObjectCore {
         arena.object_created();
         ObjectCore {
             arena,
-            chunks: Vec::new(),
+            chunks: SmallVec::new(),
             reserved: [None; 3],
             mapped: false,
             protecting: false,
@@ -100,7 +103,7 @@ impl ObjectCore {
         // is freed, and (code / rodata) make an object without such sections
         // need mapping before finalize.
         self.trim_reservations();
-        let mut taken = Vec::new();
+        let mut taken: SmallVec<[(Class, Chunk); 3]> = SmallVec::new();
         for (class, (size, align)) in Class::ALL.into_iter().zip(sizes) {
             if size == 0 {
                 continue;

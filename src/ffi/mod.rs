@@ -175,10 +175,15 @@ fn errors(kind: Kind) -> (Error, Error) {
     }
 }
 
-/// Records a handle just handed out.
+/// Records a handle just handed out (and notes it live for this thread, which
+/// uses it next).
 fn register<T>(handle: *mut T, kind: Kind) -> *mut T {
     install_fork_handlers();
-    handles(&mut HANDLES.lock()).insert(handle as usize, kind);
+    let mut table = HANDLES.lock();
+    handles(&mut table).insert(handle as usize, kind);
+    let releases = RELEASES.load(Ordering::Acquire);
+    drop(table);
+    remember_live(handle as usize, kind, releases);
     handle
 }
 
@@ -202,18 +207,24 @@ fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
     let address = handle as usize;
     // Read before the lookup: a release after it makes the entry stale.
     let releases = RELEASES.load(Ordering::Acquire);
-    let mut last = LAST_CHECKED.get();
-    if last[kind as usize] == (address, releases) {
+    if LAST_CHECKED.get()[kind as usize] == (address, releases) {
         return Ok(());
     }
     match handles(&mut HANDLES.lock()).get(&address) {
         Some(&k) if k == kind => {
-            last[kind as usize] = (address, releases);
-            LAST_CHECKED.set(last);
+            remember_live(address, kind, releases);
             Ok(())
         }
         _ => Err(unknown),
     }
+}
+
+/// Notes in this thread's cache that `address` was a live handle of `kind`
+/// when `RELEASES` read `releases`.
+fn remember_live(address: usize, kind: Kind, releases: u64) {
+    let mut last = LAST_CHECKED.get();
+    last[kind as usize] = (address, releases);
+    LAST_CHECKED.set(last);
 }
 
 /// Takes a live handle of `kind` back (it is invalid from then on).
