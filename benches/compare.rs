@@ -456,7 +456,7 @@ fn main() {
     println!("- Date: {}", date());
     println!("- LLVM: {}", query(&["--version"]));
     println!(
-        "- Counts: {} small / {} medium / {} large objects per manager, {} modules per JIT path, {} modules per thread case, {} live objects",
+        "- Counts: {} small / {} medium / {} large objects per manager, {} modules per JIT path and {} per thread case (median of 3 rounds, interleaved across managers), {} live objects",
         counts.small, counts.medium, counts.large, counts.modules, counts.thread_modules, counts.live
     );
     println!();
