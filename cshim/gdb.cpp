@@ -56,6 +56,24 @@ std::mutex &listMutex() {
   return *mutex;
 }
 
+// Tells GDB to forget `entry`, unlinks and deletes it.  Caller holds
+// listMutex().
+void removeLocked(jit_code_entry *entry) {
+  if (entry->prev_entry)
+    entry->prev_entry->next_entry = entry->next_entry;
+  else
+    __jit_debug_descriptor.first_entry = entry->next_entry;
+  if (entry->next_entry)
+    entry->next_entry->prev_entry = entry->prev_entry;
+  __jit_debug_descriptor.relevant_entry = entry;
+  __jit_debug_descriptor.action_flag = JIT_UNREGISTER_FN;
+  __jit_debug_register_code();
+  __jit_debug_descriptor.relevant_entry = nullptr;
+  __jit_debug_descriptor.action_flag = JIT_NOACTION;
+  delete entry;
+}
+
+#if !JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN
 // Registrations made for JITLink, by the address of their image.
 std::map<uint64_t, jit_code_entry *> &imagesByAddress() {
   static auto *images = new std::map<uint64_t, jit_code_entry *>;
@@ -79,24 +97,6 @@ jit_code_entry *addLocked(const char *image, uint64_t size) {
   return entry;
 }
 
-// Tells GDB to forget `entry`, unlinks and deletes it.  Caller holds
-// listMutex().
-void removeLocked(jit_code_entry *entry) {
-  if (entry->prev_entry)
-    entry->prev_entry->next_entry = entry->next_entry;
-  else
-    __jit_debug_descriptor.first_entry = entry->next_entry;
-  if (entry->next_entry)
-    entry->next_entry->prev_entry = entry->prev_entry;
-  __jit_debug_descriptor.relevant_entry = entry;
-  __jit_debug_descriptor.action_flag = JIT_UNREGISTER_FN;
-  __jit_debug_register_code();
-  __jit_debug_descriptor.relevant_entry = nullptr;
-  __jit_debug_descriptor.action_flag = JIT_NOACTION;
-  delete entry;
-}
-
-#if !JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN
 class Registrar final : public llvm::orc::DebugObjectRegistrar {
 public:
   llvm::Error registerDebugObject(llvm::orc::ExecutorAddrRange TargetMem, bool) override {
