@@ -108,6 +108,60 @@ impl FreeList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The model: one flag per 16-byte granule of a span at offset `BASE`.
+    const BASE: usize = 1 << 21;
+    const GRANULES: usize = 256;
+
+    /// The lowest offset aligned to `align` where `len` free bytes start.
+    fn model_fit(free: &[bool], len: usize, align: usize) -> Option<usize> {
+        (0..GRANULES)
+            .map(|g| BASE + g * 16)
+            .filter(|o| o % align == 0)
+            .find(|&o| {
+                let (first, n) = ((o - BASE) / 16, len / 16);
+                first + n <= GRANULES && free[first..first + n].iter().all(|&f| f)
+            })
+    }
+
+    proptest! {
+        /// Random takes and returns agree with the model: first fit, and the
+        /// runs are exactly the free granules, coalesced.
+        #[test]
+        fn agrees_with_a_granule_model(
+            ops in proptest::collection::vec((any::<bool>(), 1usize..64, 0u32..8, any::<usize>()), 1..200)
+        ) {
+            let mut list = FreeList::new(BASE, GRANULES * 16);
+            let mut free = vec![true; GRANULES];
+            let mut taken: Vec<(usize, usize)> = Vec::new();
+            for (take, granules, align_log2, pick) in ops {
+                if take || taken.is_empty() {
+                    let (len, align) = (granules * 16, 16 << align_log2);
+                    let got = list.take(len, align);
+                    prop_assert_eq!(got, model_fit(&free, len, align));
+                    if let Some(o) = got {
+                        free[(o - BASE) / 16..(o - BASE + len) / 16].fill(false);
+                        taken.push((o, len));
+                    }
+                } else {
+                    let (o, len) = taken.swap_remove(pick % taken.len());
+                    list.insert(o, len);
+                    free[(o - BASE) / 16..(o - BASE + len) / 16].fill(true);
+                }
+                let mut expected = Vec::new();
+                for (g, &f) in free.iter().enumerate() {
+                    let at = BASE + g * 16;
+                    match expected.last_mut() {
+                        Some((_, end)) if f && *end == at => *end += 16,
+                        _ if f => expected.push((at, at + 16)),
+                        _ => {}
+                    }
+                }
+                prop_assert_eq!(list.runs(), expected);
+            }
+        }
+    }
 
     #[test]
     fn freed_chunks_coalesce_with_both_neighbours() {
