@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::object::ObjectCore;
 use crate::stats::Stats;
 use crate::sync::Mutex;
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHashSet;
 
 #[cfg(feature = "llvm")]
 mod llvm;
@@ -147,6 +147,15 @@ enum Kind {
     Object,
 }
 
+/// A handle as the table holds it: its address with its kind in the low
+/// bit, free in both (`CoreArena` and `ObjectCore` are word-aligned). None
+/// for an address no handle of either kind can have.
+fn tagged<T>(handle: *const T, kind: Kind) -> Option<usize> {
+    let address = handle as usize;
+    (address % std::mem::align_of::<T>() == 0 && address & 1 == 0)
+        .then_some(address | kind as usize)
+}
+
 /// Every arena and object handle handed out and not yet released or freed.
 /// Held only for a lookup or an update, never while other jitmm locks are
 /// taken or held, and across `fork()` (see [`install_fork_handlers`]); a
@@ -154,11 +163,13 @@ enum Kind {
 /// A hash map (created on first use) rather than a B-tree: it keeps some
 /// capacity when it empties, where a B-tree going between zero and a few
 /// entries allocates and frees a node on every object; Fx hashing, since
-/// every call of the table looks a handle up.
-static HANDLES: Mutex<Option<FxHashMap<usize, Kind>>> = Mutex::new(None);
+/// every call of the table looks a handle up. Entries are [`tagged`]
+/// addresses, 8 bytes each (a JIT with an engine per module holds two
+/// handles per live object).
+static HANDLES: Mutex<Option<FxHashSet<usize>>> = Mutex::new(None);
 
-fn handles(table: &mut Option<FxHashMap<usize, Kind>>) -> &mut FxHashMap<usize, Kind> {
-    table.get_or_insert_with(FxHashMap::default)
+fn handles(table: &mut Option<FxHashSet<usize>>) -> &mut FxHashSet<usize> {
+    table.get_or_insert_with(FxHashSet::default)
 }
 
 const NULL_ARENA: Error = Error::InvalidArgument("null arena");
@@ -179,8 +190,9 @@ fn errors(kind: Kind) -> (Error, Error) {
 /// uses it next).
 fn register<T>(handle: *mut T, kind: Kind) -> *mut T {
     install_fork_handlers();
+    let entry = tagged(handle, kind).expect("a Box is aligned");
     let mut table = HANDLES.lock();
-    handles(&mut table).insert(handle as usize, kind);
+    handles(&mut table).insert(entry);
     let releases = RELEASES.load(Ordering::Acquire);
     drop(table);
     remember_live(handle as usize, kind, releases);
@@ -210,13 +222,12 @@ fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
     if LAST_CHECKED.get()[kind as usize] == (address, releases) {
         return Ok(());
     }
-    match handles(&mut HANDLES.lock()).get(&address) {
-        Some(&k) if k == kind => {
-            remember_live(address, kind, releases);
-            Ok(())
-        }
-        _ => Err(unknown),
+    let entry = tagged(handle, kind).ok_or(unknown.clone())?;
+    if !handles(&mut HANDLES.lock()).contains(&entry) {
+        return Err(unknown);
     }
+    remember_live(address, kind, releases);
+    Ok(())
 }
 
 /// Notes in this thread's cache that `address` was a live handle of `kind`
@@ -233,21 +244,19 @@ fn unregister<T>(handle: *mut T, kind: Kind) -> Result<(), Error> {
     if handle.is_null() {
         return Err(null);
     }
+    let entry = tagged(handle, kind).ok_or(unknown.clone())?;
     let mut table = HANDLES.lock();
     let handles = handles(&mut table);
-    match handles.get(&(handle as usize)) {
-        Some(&k) if k == kind => {
-            handles.remove(&(handle as usize));
-            // Give memory back once mostly empty (amortised: the table has
-            // shrunk eightfold since it last grew), keeping a little.
-            if handles.capacity() > 1024 && handles.len() < handles.capacity() / 8 {
-                handles.shrink_to(handles.len() * 2);
-            }
-            RELEASES.fetch_add(1, Ordering::Release);
-            Ok(())
-        }
-        _ => Err(unknown),
+    if !handles.remove(&entry) {
+        return Err(unknown);
     }
+    // Give memory back once mostly empty (amortised: the table has shrunk
+    // eightfold since it last grew), keeping a little.
+    if handles.capacity() > 1024 && handles.len() < handles.capacity() / 8 {
+        handles.shrink_to(handles.len() * 2);
+    }
+    RELEASES.fetch_add(1, Ordering::Release);
+    Ok(())
 }
 
 /// Holds the handle table across `fork()`, so that a child never inherits
@@ -608,6 +617,14 @@ mod tests {
             assert!(last_error().contains("unknown arena handle"));
             assert_eq!((CORE_API.object_finalize)(arena.cast()), -1);
             assert!(last_error().contains("unknown object handle"));
+            // Inside a live handle: an object's address plus one byte (its
+            // tag in the table would be the object's) and plus a word.
+            for inside in [object.cast::<u8>().add(1), object.cast::<u8>().add(8)] {
+                assert!((CORE_API.object_new)(inside.cast()).is_null());
+                assert!(last_error().contains("unknown arena handle"));
+                assert_eq!((CORE_API.object_finalize)(inside.cast()), -1);
+                assert!(last_error().contains("unknown object handle"));
+            }
             // Foreign pointers.
             assert_eq!((CORE_API.object_finalize)(foreign.cast()), -1);
             (CORE_API.object_free)(foreign.cast());
