@@ -124,6 +124,12 @@ llvm::JITEventListener &gdbListener() {
 }
 
 namespace {
+#if JITMM_GDB_ELF_DEBUG_OBJECT_PLUGIN
+// Set once a plugin exists: until then no JITLink object is registered, and
+// deallocate has nothing to withdraw (nor a lock to take).
+std::atomic<bool> pluginMade{false};
+#endif
+
 std::unique_ptr<llvm::orc::ObjectLinkingLayer::Plugin>
 makePlugin(llvm::orc::ExecutionSession &session) {
   // Registered whether or not the object has DWARF: the symbol table alone
@@ -139,6 +145,7 @@ makePlugin(llvm::orc::ExecutionSession &session) {
     session.reportError(std::move(err));
     return nullptr;
   }
+  pluginMade.store(true, std::memory_order_release);
   return plugin;
 #else
   return std::make_unique<llvm::orc::DebugObjectManagerPlugin>(
@@ -157,6 +164,8 @@ void addGDBPlugin(llvm::orc::ObjectLinkingLayer &layer, llvm::orc::ExecutionSess
 void gdbWithdrawWithin(uint64_t start, uint64_t end) {
   // LLVM's entries for JITLink objects point into memory of the link; any
   // entry within the range being freed is one of them.
+  if (!pluginMade.load(std::memory_order_acquire))
+    return;
   std::lock_guard<std::mutex> lock(listMutex());
   for (jit_code_entry *entry = __jit_debug_descriptor.first_entry; entry;) {
     jit_code_entry *next = entry->next_entry;
