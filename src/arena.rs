@@ -150,10 +150,7 @@ impl ClassHeap {
         let remainders = if used_lo >= hi || lo >= used_hi {
             [(lo, hi, hi - lo), (0, 0, 0)]
         } else {
-            [(lo, used_lo), (used_hi, hi)].map(|(a, b)| {
-                let whole = round_down(b, page).saturating_sub(round_up(a, page).unwrap_or(b));
-                (a, b, whole)
-            })
+            [(lo, used_lo), (used_hi, hi)].map(|(a, b)| (a, b, page_bytes_within(a, b, page)))
         };
         for (a, b, counted) in remainders {
             if swept {
@@ -240,6 +237,21 @@ fn round_up(x: usize, to: usize) -> Option<usize> {
 
 fn round_down(x: usize, to: usize) -> usize {
     x & !(to - 1)
+}
+
+/// The whole pages inside `lo..hi`, as a page-aligned range (empty, with
+/// start ≥ end, when there are none).
+fn whole_pages(lo: usize, hi: usize, page: usize) -> (usize, usize) {
+    (
+        round_up(lo, page).unwrap_or(usize::MAX),
+        round_down(hi, page),
+    )
+}
+
+/// Bytes of the whole pages inside `lo..hi`.
+fn page_bytes_within(lo: usize, hi: usize, page: usize) -> usize {
+    let (first, end) = whole_pages(lo, hi, page);
+    end.saturating_sub(first)
 }
 
 impl Arena {
@@ -684,8 +696,7 @@ impl Arena {
                 // back to the OS now rather than being filled first (which
                 // would touch every page, used or not); the partial pages at
                 // the ends get traps.
-                let lo = round_up(chunk.offset, page).unwrap_or(usize::MAX);
-                let hi = round_down(chunk.offset + chunk.len, page);
+                let (lo, hi) = whole_pages(chunk.offset, chunk.offset + chunk.len, page);
                 if lo < hi {
                     fill_traps(&mut bytes[..lo - chunk.offset]);
                     fill_traps(&mut bytes[hi - chunk.offset..]);
@@ -729,8 +740,7 @@ impl Arena {
         match how {
             // Only its whole pages can have been resident on their own.
             Return::Unused => {
-                heap.dirty += round_down(end, self.page)
-                    .saturating_sub(round_up(chunk.offset, self.page).unwrap_or(end));
+                heap.dirty += page_bytes_within(chunk.offset, end, self.page);
             }
             // The chunk freed before becomes an ordinary dirty range; this
             // one counts towards a sweep only once it cools in turn.
@@ -771,8 +781,7 @@ impl Arena {
             // Writable address of arena offset `o` in this span: `o + rw_shift`.
             let rw_shift = span.rw_base.wrapping_sub(span_start);
             for (start, end) in span.free.take_dirty() {
-                let lo = round_up(start, self.page).unwrap_or(usize::MAX);
-                let hi = round_down(end, self.page);
+                let (lo, hi) = whole_pages(start, end, self.page);
                 match hot.filter(|h| start <= h.lo && h.hi <= end) {
                     Some(Hot {
                         lo: h_lo, hi: h_hi, ..
