@@ -19,7 +19,7 @@
 # Installing needs root (or sudo) and is idempotent.
 #
 # Env: JITMM_CROSS_TARGET_DIR (default target/cross), JITMM_CROSS_TESTS
-# (default "--lib --test core --test stale_code").
+# (default "--lib --test core").
 #
 # What this proves: the code builds, links and runs on each architecture, the
 # protections and W^X hold, and the cache-maintenance instructions/syscalls
@@ -33,7 +33,7 @@
 # are no-ops for its translation cache). So DualMap code placed at a reused
 # address runs stale under qemu-user — as it would on hardware without the
 # flush. --skip-dualmap-reuse leaves out exactly those tests (three in
-# tests/core.rs, the DualMap half of tests/stale_code.rs) and says so.
+# tests/core/objects.rs, the DualMap half of tests/core/stale_code.rs) and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,30 +52,10 @@ ZIG_VENV=/opt/jitmm-zig
 # qemu 7.2 has no LSX: LP64D (+f,+d) without LSX, in Rust and in zig-built musl.
 LA_RUSTFLAGS="-C target-cpu=generic-la64 -C target-feature=+f,+d,-lsx -C link-self-contained=no"
 
+source scripts/lib.sh
 log() { echo "cross-test: $*" >&2; }
 row() { awk -v a="$1" '$1==a || $2==a' <<<"$TABLE"; }
 all_arches() { awk 'NF{print $1}' <<<"$TABLE"; }
-pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-apt_updated=0
-apt_update() {
-  [ $apt_updated = 1 ] && return 0
-  as_root apt-get update -qq >&2 || log "apt-get update reported errors (continuing)"
-  apt_updated=1
-}
-
-apt_install() { # installs only what is missing; never upgrades
-  local missing=() p
-  for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  apt-cache show "${missing[0]%%:*}" >/dev/null 2>&1 || apt_update
-  log "apt-get install ${missing[*]}"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || {
-    apt_update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  }
-}
 
 install_arch() { # $1 short name
   local short triple gnu qemu libc
@@ -88,7 +68,7 @@ install_arch() { # $1 short name
     # Debian ships a prebuilt arm64 std of the same version: no -Zbuild-std.
     if ! dpkg --print-foreign-architectures | grep -qx arm64; then
       as_root dpkg --add-architecture arm64
-      apt_updated=0
+      _jitmm_apt_updated=0
       apt_update
     fi
     local v
@@ -136,7 +116,7 @@ test_arch() { # $1 short name, rest: test-binary args
   local std=(-Zbuild-std)
   [ -d "/usr/lib/rustlib/$triple/lib" ] && std=()
   local tests
-  read -r -a tests <<<"${JITMM_CROSS_TESTS:---lib --test core --test stale_code}"
+  read -r -a tests <<<"${JITMM_CROSS_TESTS:---lib --test core}"
   log "=== $short ($triple)"
   CARGO_TARGET_DIR="${JITMM_CROSS_TARGET_DIR:-target/cross}" \
     /usr/bin/cargo test --no-fail-fast "${std[@]}" --target "$triple" --no-default-features "${tests[@]}" -- "$@"

@@ -8,14 +8,10 @@
 # Extra arguments go to libFuzzer (e.g. -jobs=2).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
+source ../scripts/lib.sh
 
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
-toolchain=()
-if command -v rustup >/dev/null && rustup run nightly rustc --version >/dev/null 2>&1; then
-  toolchain=(+nightly)
-else
-  export RUSTC_BOOTSTRAP=1
-fi
+unstable_toolchain
 # Freed code is overwritten with traps, so a section as large as the
 # arena briefly makes 1 GiB resident: leave room above libFuzzer's 2 GiB.
 cargo "${toolchain[@]}" fuzz run c_api -- \

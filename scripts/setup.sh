@@ -1,25 +1,15 @@
 #!/usr/bin/env bash
 # Installs what jitmm needs on Debian/Ubuntu: LLVM (19 by default, or
 # JITMM_LLVM=22) from the distribution's packages, a C++ compiler, pkg-config
-# and gdb (tests/gdb.rs runs it on JIT code).
+# and gdb (tests/clients/gdb.rs runs it on JIT code).
 # Idempotent: installs only what is missing.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
 major="${JITMM_LLVM:-19}"
 packages=("llvm-${major}-dev" "libpolly-${major}-dev" g++ pkg-config zlib1g-dev libzstd-dev gdb)
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "jitmm setup: installing ${missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+apt_install "${packages[@]}"
 
 command -v "llvm-config-${major}" >/dev/null || {
   echo "jitmm setup: llvm-config-${major} still missing after installing llvm-${major}-dev" >&2

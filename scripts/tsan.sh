@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ThreadSanitizer over jitmm's concurrency tests, core only (no LLVM):
-#   tests/soak.rs            eight_threads_at_once (8 threads on one arena)
-#   tests/stale_code.rs      a writer replacing code while readers call it
-#   tests/c_boundary_threads.rs   the C boundary from several threads
+#   tests/soak.rs              eight_threads_at_once (8 threads on one arena)
+#   tests/core/stale_code.rs   a writer replacing code while readers call it
+#   tests/core/c_boundary.rs   the C boundary from several threads
 # std is rebuilt instrumented (-Zbuild-std), so races inside std's and
 # parking_lot's primitives are seen as such rather than false positives;
 # no suppressions are used. Any report fails the run.
@@ -16,18 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+source scripts/lib.sh
 triple=$(rustc -vV | sed -n 's/^host: //p')
-toolchain=()
-if rustup run nightly rustc --version >/dev/null 2>&1; then
-  toolchain=(+nightly)
-  rustup component list --toolchain nightly --installed | grep -q '^rust-src' ||
-    rustup component add rust-src --toolchain nightly
-else
-  export RUSTC_BOOTSTRAP=1
-  if command -v rustup >/dev/null; then
-    rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
-  fi
-fi
+unstable_toolchain rust-src
 
 export RUSTFLAGS="-Zsanitizer=thread"
 export RUSTDOCFLAGS="-Zsanitizer=thread"
@@ -37,5 +28,5 @@ export JITMM_STALE_SECS="${JITMM_STALE_SECS:-3}" JITMM_STALE_ITERS="${JITMM_STAL
 export CARGO_TARGET_DIR="${JITMM_TSAN_TARGET_DIR:-target/tsan}"
 
 cargo "${toolchain[@]}" test -Zbuild-std --target "$triple" --no-default-features \
-  --test soak --test stale_code --test c_boundary_threads -- \
-  --skip soak_dual_map --skip soak_mprotect "$@"
+  --test soak --test core -- \
+  eight_threads_at_once stale_code:: c_boundary:: "$@"

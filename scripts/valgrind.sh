@@ -5,8 +5,8 @@
 #
 #   examples/c_client.c       MCJIT and ORC LLJIT (RuntimeDyld layer) from C,
 #                             once per strategy (JITMM_STRATEGY)
-#   tests/mcjit.rs            MCJIT through LLVM's C API, both strategies
-#   tests/core.rs             code replaced at a reused address (DualMap
+#   tests/llvm/mcjit.rs       MCJIT through LLVM's C API, both strategies
+#   tests/core/objects.rs     code replaced at a reused address (DualMap
 #                             rewrites it through the second view: jitmm's
 #                             flush tells valgrind to drop its translations)
 #
@@ -17,28 +17,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v valgrind >/dev/null; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "valgrind.sh: installing valgrind" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends valgrind >&2
-fi
-bash scripts/setup.sh
+source scripts/lib.sh
+source scripts/llvm-version.sh
+apt_install valgrind
+JITMM_LLVM="$major" bash scripts/setup.sh
 
 target=$(cargo metadata --no-deps --format-version 1 | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
-llvm_config="${LLVM_CONFIG:-llvm-config-19}"
-cargo build --locked --lib
+llvm_config="${LLVM_CONFIG:-llvm-config-$major}"
+cargo build --locked --lib "${features[@]}"
 cc examples/c_client.c -o "$target/debug/c_client-valgrind" -Icshim \
   $("$llvm_config" --cflags) -L"$target/debug" -Wl,-rpath,"$target/debug" -ljitmm \
   -L"$("$llvm_config" --libdir)" -lLLVM-"$("$llvm_config" --version | cut -d. -f1)"
 
 # The test binaries cargo builds, by target name.
 test_binary() {
-  cargo test --locked --no-run --message-format=json --test "$1" "${@:2}" 2>/dev/null |
+  cargo test --locked --no-run --message-format=json "${features[@]}" --test "$1" 2>/dev/null |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n1
 }
-mcjit=$(test_binary mcjit)
+llvm=$(test_binary llvm)
 core=$(test_binary core)
 
 vg() {
@@ -51,6 +47,6 @@ extra=("$@")
 for strategy in dualmap mprotect; do
   JITMM_STRATEGY=$strategy vg "$target/debug/c_client-valgrind"
 done
-vg "$mcjit" --test-threads=1
-vg "$core" --test-threads=1 --exact code_runs_and_is_patched_by_a_new_object
+vg "$llvm" --test-threads=1 mcjit::
+vg "$core" --test-threads=1 --exact objects::code_runs_and_is_patched_by_a_new_object
 echo "valgrind.sh: no errors, no definite leaks"

@@ -7,13 +7,20 @@ pub mod cxx;
 #[cfg(feature = "llvm")]
 pub mod llvm;
 
-use std::sync::Mutex;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// Serialises tests that compare process-wide counters or VMA counts.
-pub static GLOBAL: Mutex<()> = Mutex::new(());
+/// The tests of one binary run on parallel threads. A test that compares
+/// process-wide counters or VMA counts holds [`serial`] (alone); every other
+/// test that makes objects in this process holds [`shared`], so none of
+/// them runs while a comparison is under way.
+pub static GLOBAL: RwLock<()> = RwLock::new(());
 
-pub fn serial() -> std::sync::MutexGuard<'static, ()> {
-    GLOBAL.lock().unwrap_or_else(|p| p.into_inner())
+pub fn serial() -> RwLockWriteGuard<'static, ()> {
+    GLOBAL.write().unwrap_or_else(|p| p.into_inner())
+}
+
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    GLOBAL.read().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Machine code of `fn() -> i32 { value }` for the host architecture.
@@ -167,4 +174,17 @@ pub fn signal_in_child(f: impl FnOnce()) -> Option<i32> {
 
 pub fn is_fault(signal: Option<i32>) -> bool {
     matches!(signal, Some(libc::SIGSEGV) | Some(libc::SIGBUS))
+}
+
+/// `(start, size)` of every map line naming `name`.
+pub fn perf_map_entries(name: &str) -> Vec<(u64, u64)> {
+    let text = std::fs::read_to_string(jitmm::perf_map::path()).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ' ');
+            let start = u64::from_str_radix(parts.next()?, 16).ok()?;
+            let size = u64::from_str_radix(parts.next()?, 16).ok()?;
+            (parts.next()? == name).then_some((start, size))
+        })
+        .collect()
 }

@@ -11,13 +11,11 @@
 //! 3), `JITMM_STALE_STRATEGIES` (comma list of `dualmap`, `mprotect`;
 //! default both).
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use jitmm::{Class, Config, Object, Strategy};
 
 fn env_or(name: &str, default: u64) -> u64 {

@@ -7,15 +7,12 @@
 //! The program GDB runs is `tests/cxx/gdb_target.cpp`, built against
 //! libjitmm.so. Needs `gdb` (Debian package; `scripts/setup.sh` installs it):
 //! without it the GDB tests say so and pass without running.
-#![cfg(feature = "llvm")]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::cxx::build_client;
+use crate::common::cxx::build_client;
 use inkwell::context::Context;
 use inkwell::OptimizationLevel;
 use jitmm::inkwell::ModuleExt;

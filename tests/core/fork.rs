@@ -1,9 +1,7 @@
 //! fork(): the child cannot write the parent's code, does not see code the
 //! parent writes later (nor the parent the child's), and keeps JIT-compiling.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use jitmm::{Class, Config, FinalizedObject, Object, SectionId, Strategy};
 
 fn load(strategy: Strategy, value: u16) -> (FinalizedObject, SectionId) {

@@ -1,10 +1,6 @@
 //! inkwell: the extension trait and the McjitMemoryManager implementation.
 
-#![cfg(feature = "llvm")]
-
-mod common;
-
-use common::*;
+use crate::common::*;
 use inkwell::context::Context;
 use inkwell::module::Module;
 use inkwell::targets::{CodeModel, InitializationConfig, Target};
@@ -44,6 +40,7 @@ type Scale = unsafe extern "C" fn(i64) -> i64;
 
 #[test]
 fn extension_trait_gives_a_working_engine_under_each_strategy() {
+    let _g = shared();
     for strategy in [Strategy::DualMap, Strategy::Mprotect, Strategy::Auto] {
         let context = Context::create();
         let module = build(&context, "m", 3);
@@ -62,13 +59,14 @@ fn extension_trait_gives_a_working_engine_under_each_strategy() {
         assert_no_wx();
         if strategy != Strategy::Auto {
             let addr = engine.get_function_address("scale").unwrap() as u64;
-            common::llvm::assert_in_arena(addr, strategy);
+            crate::common::llvm::assert_in_arena(addr, strategy);
         }
     }
 }
 
 #[test]
 fn module_owned_by_another_engine_is_refused() {
+    let _g = shared();
     let context = Context::create();
     let module = build(&context, "owned", 2);
     let _first = module
@@ -101,6 +99,7 @@ fn engines_free_their_code_when_dropped() {
 
 #[test]
 fn inkwell_memory_manager_trait_path() {
+    let _g = shared();
     Target::initialize_native(&InitializationConfig::default()).unwrap();
     let context = Context::create();
     let module = build(&context, "trait", 7);
@@ -117,7 +116,7 @@ fn inkwell_memory_manager_trait_path() {
     let scale = unsafe { engine.get_function::<Scale>("scale").unwrap() };
     // SAFETY: calling JIT code of the declared signature.
     assert_eq!(unsafe { scale.call(6) }, 42);
-    common::llvm::assert_in_arena(
+    crate::common::llvm::assert_in_arena(
         engine.get_function_address("scale").unwrap() as u64,
         Strategy::Mprotect,
     );

@@ -4,8 +4,6 @@
 //! finalize (read back through the executable view), final protections are
 //! right in /proc/self/maps, and the arena's live counts match the model.
 
-mod common;
-
 use std::sync::Arc;
 
 use jitmm::{Arena, Class, FinalizedObject, Object, SectionId, Strategy as Placement};
@@ -231,7 +229,7 @@ impl Model {
         }
         assert_eq!(self.arena.live_objects(), self.objects.len());
         assert_eq!(self.arena.live_bytes(), expected_live);
-        assert!(common::wx_mappings().is_empty());
+        assert!(crate::common::wx_mappings().is_empty());
     }
 }
 

@@ -1,9 +1,7 @@
 //! The Rust core on its own: allocate, write code, finalize, call, free —
 //! under each strategy, with protections checked by real page faults.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use jitmm::{Arena, Class, Config, Error, Object, Strategy};
 
 const STRATEGIES: [Strategy; 2] = [Strategy::DualMap, Strategy::Mprotect];

@@ -1,16 +1,13 @@
 //! MCJIT through LLVM's C API with a jitmm manager in
 //! `LLVMMCJITCompilerOptions.MCJMM`.
 
-#![cfg(feature = "llvm")]
-
-mod common;
-
-use common::llvm::*;
-use common::*;
+use crate::common::llvm::*;
+use crate::common::*;
 use jitmm::Strategy;
 
 #[test]
 fn mutual_recursion_constants_and_globals() {
+    let _g = shared();
     for strategy in [Strategy::DualMap, Strategy::Mprotect, Strategy::Auto] {
         let tag = format!("{strategy:?}");
         let jit = Mcjit::new(&sample_ir(&tag), strategy);
@@ -24,6 +21,7 @@ fn mutual_recursion_constants_and_globals() {
 
 #[test]
 fn several_engines_alive_and_dropped_in_any_order() {
+    let _g = shared();
     for strategy in [Strategy::DualMap, Strategy::Mprotect] {
         let mut engines: Vec<(String, Mcjit)> = (0..6)
             .map(|i| {

@@ -1,12 +1,8 @@
 //! ORC LLJIT with `jitmm_orc_rtdyld_layer`: one manager per object, freed
 //! when its ResourceTracker is removed.
 
-#![cfg(feature = "llvm")]
-
-mod common;
-
-use common::llvm::*;
-use common::*;
+use crate::common::llvm::*;
+use crate::common::*;
 use jitmm::Strategy;
 
 #[test]

@@ -1,13 +1,10 @@
 //! C and C++ clients: programs built against `cshim/jitmm.h` /
 //! `cshim/jitmm.hpp` and `libjitmm.so` (as an outside user would build
 //! them), run as child processes.
-#![cfg(feature = "llvm")]
-
-mod common;
 
 use std::path::Path;
 
-use common::cxx::{build_and_run, build_client, build_with_pkg_config, run_client};
+use crate::common::cxx::{build_and_run, build_client, build_with_pkg_config, run_client};
 
 /// Compiles `examples/c_client.c` with the C compiler against libjitmm.so and
 /// runs it, as the comment at its top tells users to.

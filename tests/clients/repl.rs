@@ -1,8 +1,6 @@
 //! The Kaleidoscope REPL (examples/repl) driven through a pipe, as scripts
 //! and users drive it: every construct, errors that do not end the session,
 //! and a soak of 100,000 expressions whose code must not accumulate.
-#![cfg(feature = "llvm")]
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

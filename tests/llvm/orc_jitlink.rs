@@ -3,19 +3,15 @@
 //! JITLinkMemoryManager interface driven by hand-built LinkGraphs, and C++
 //! exceptions unwinding through JIT-compiled frames.
 
-#![cfg(feature = "llvm")]
-
-mod common;
-
 use std::ffi::{c_char, c_void, CStr, CString};
 
 use std::ptr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use common::cxx::build_and_run;
-use common::llvm::*;
-use common::*;
+use crate::common::cxx::build_and_run;
+use crate::common::llvm::*;
+use crate::common::*;
 use jitmm::ffi::jitmm_config;
 use jitmm::llvm_sys::core::*;
 use jitmm::llvm_sys::error::*;

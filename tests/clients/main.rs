@@ -1,0 +1,10 @@
+//! Programs built on jitmm as its users build them, run as child
+//! processes: the C and C++ clients, GDB on JIT code, and the REPL.
+#![cfg(feature = "llvm")]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cxx;
+mod gdb;
+mod repl;

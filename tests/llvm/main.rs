@@ -1,0 +1,15 @@
+//! The LLVM linkers on jitmm, in this process: MCJIT and ORC (RuntimeDyld,
+//! JITLink) through LLVM's C API, inkwell and the perf map. (Strict W^X
+//! policies have a binary of their own, `tests/wx_policy.rs`: its children
+//! probe under their policy, so the process they fork from must never have
+//! used jitmm.)
+#![cfg(feature = "llvm")]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod inkwell;
+mod mcjit;
+mod orc_jitlink;
+mod orc_rtdyld;
+mod perf_map;
