@@ -28,6 +28,8 @@ typedef struct jitmm_core_section {
 } jitmm_core_section;
 
 typedef struct jitmm_core_api {
+  /* sizeof(jitmm_core_api): the shim refuses a table of another layout. */
+  size_t size;
   /* Resolves a config (NULL: defaults) to an arena handle; NULL on error. */
   jitmm_core_arena *(*arena_acquire)(const jitmm_config *config);
   void (*arena_release)(jitmm_core_arena *arena);
@@ -41,8 +43,9 @@ typedef struct jitmm_core_api {
   /* 0 ok, -1 error. */
   int (*object_allocate)(jitmm_core_object *object, int cls, uintptr_t size, uintptr_t align,
                          jitmm_core_section *out);
-  /* Records that the linker now knows every section's exec address. */
-  void (*object_mark_mapped)(jitmm_core_object *object);
+  /* The linker has placed every section and knows its exec address; what was
+   * reserved and not used goes back. */
+  void (*object_placed)(jitmm_core_object *object);
   /* Protections + icache coherence; 0 ok, -1 error (also when called twice). */
   int (*object_finalize)(jitmm_core_object *object);
   void (*object_free)(jitmm_core_object *object);
@@ -57,6 +60,13 @@ typedef struct jitmm_core_api {
   /* Nonzero when GDB JIT registration is on (config or JITMM_GDB=1). */
   int (*arena_debugger)(const jitmm_core_arena *arena);
 } jitmm_core_api;
+
+/* The layouts the Rust core declares (src/ffi/mod.rs asserts the same). */
+#ifdef __cplusplus
+static_assert(sizeof(jitmm_core_api) == 15 * sizeof(void *), "jitmm_core_api: a size and 14 entries");
+static_assert(sizeof(jitmm_config) == 2 * sizeof(size_t) + 4 * sizeof(int), "jitmm_config layout");
+static_assert(sizeof(jitmm_stats) == 16 * sizeof(uint64_t), "jitmm_stats: a size and 15 counters");
+#endif
 
 #ifdef __cplusplus
 }

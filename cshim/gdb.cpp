@@ -195,6 +195,8 @@ void gdbWithdrawWithin(uint64_t start, uint64_t end) {
 
 extern "C" void *jitmm_shim_gdb_jitlink_plugin_create(const jitmm_core_api *api,
                                                       LLVMOrcExecutionSessionRef es) {
+  if (!jitmm::detail::tableMatches(api))
+    return nullptr;
   if (!es) {
     api->set_last_error("jitmm_gdb_jitlink_plugin_create: execution session is NULL");
     return nullptr;

@@ -225,9 +225,9 @@ void JITLinkManager::allocate(const jl::JITLinkDylib *, jl::LinkGraph &G,
   }
   // JITLink computes fixups for segment.Addr: the executable addresses are
   // known from here on.
-  api_->object_mark_mapped(standard);
+  api_->object_placed(standard);
   if (transient)
-    api_->object_mark_mapped(transient);
+    api_->object_placed(transient);
   OnAllocated(std::make_unique<InFlight>(api_, G, standard, transient, std::move(ranges)));
 }
 

@@ -31,6 +31,10 @@ typedef enum jitmm_strategy {
 } jitmm_strategy;
 
 typedef struct jitmm_config {
+  /* sizeof(jitmm_config): set by jitmm_config_init or JITMM_CONFIG_INIT.  A
+   * config of another size (a client built against another jitmm.h) is
+   * refused with an error, never misread. */
+  size_t size;
   jitmm_strategy strategy;
   /* Nonzero: a reservation of its own instead of the process-wide arena. */
   int private_arena;
@@ -51,8 +55,12 @@ typedef struct jitmm_config {
   int debugger;
 } jitmm_config;
 
+/* The defaults: `jitmm_config config = JITMM_CONFIG_INIT;` */
+#define JITMM_CONFIG_INIT {sizeof(jitmm_config)}
+
 /* Process-wide counters (all arenas). */
 typedef struct jitmm_stats {
+  uint64_t size;                 /* sizeof(jitmm_stats), set by the caller */
   uint64_t bytes_reserved;       /* address space reserved by arenas */
   uint64_t bytes_committed;      /* backed by blocks (mapped, may be sparse) */
   uint64_t bytes_live_code;      /* handed out to live objects, per class */
@@ -69,6 +77,9 @@ typedef struct jitmm_stats {
   uint64_t membarrier_calls;
   uint64_t vmas;                 /* mappings in /proc/self/maps owned by jitmm */
 } jitmm_stats;
+
+/* `jitmm_stats stats = JITMM_STATS_INIT; jitmm_stats_get(&stats);` */
+#define JITMM_STATS_INIT {sizeof(jitmm_stats)}
 
 /* Fills *config with the defaults (Auto, shared arena). */
 void jitmm_config_init(jitmm_config *config);
@@ -112,7 +123,8 @@ void *jitmm_jitlink_memory_manager_create(const jitmm_config *config);
  * itself when the config's `debugger` is set.  NULL on error. */
 void *jitmm_gdb_jitlink_plugin_create(LLVMOrcExecutionSessionRef es);
 
-/* Copies the process-wide counters into *out; 0 on success, -1 if out is NULL. */
+/* Copies the process-wide counters into *out; 0 on success, -1 if out is NULL
+ * or out->size is not sizeof(jitmm_stats) (then nothing else is written). */
 int jitmm_stats_get(jitmm_stats *out);
 
 /* Returns every free page of every arena to the OS now.  Freed memory goes

@@ -13,8 +13,11 @@
 
 namespace jitmm {
 
-// Settings: value-initialise for the defaults (Auto, shared arena).
-using Config = jitmm_config;
+// Settings: constructed with the defaults (Auto, shared arena); a
+// jitmm_config with its size set, wherever the C API takes one.
+struct Config : jitmm_config {
+  Config() : jitmm_config() { jitmm_config_init(this); }
+};
 
 // A full RTDyldMemoryManager for EngineBuilder::setMCJITMemoryManager or an
 // RTDyldObjectLinkingLayer.  Null on failure; jitmm_last_error() says why.

@@ -9,28 +9,6 @@
 #include <llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h>
 #include <llvm/TargetParser/Triple.h>
 
-namespace jitmm {
-namespace detail {
-
-std::optional<LayerStart> startLayer(const jitmm_core_api *api, const jitmm_config *config,
-                                     LLVMOrcExecutionSessionRef es, const char *entry) {
-  if (!es) {
-    std::string message = std::string(entry) + ": execution session is NULL";
-    api->set_last_error(message.c_str());
-    return std::nullopt;
-  }
-  auto arena = ArenaRef::acquire(api, config);
-  if (!arena)
-    return std::nullopt;
-  bool debugger = api->arena_debugger(arena->arena) != 0;
-  // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
-  auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
-  return LayerStart{std::move(arena), session, debugger};
-}
-
-} // namespace detail
-} // namespace jitmm
-
 extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_rtdyld_layer(const jitmm_core_api *api,
                                                              const jitmm_config *config,
                                                              LLVMOrcExecutionSessionRef es,

@@ -9,14 +9,6 @@
 namespace jitmm {
 namespace detail {
 
-std::shared_ptr<ArenaRef> ArenaRef::acquire(const jitmm_core_api *api,
-                                            const jitmm_config *config) {
-  jitmm_core_arena *arena = api->arena_acquire(config);
-  if (!arena)
-    return nullptr;
-  return std::make_shared<ArenaRef>(api, arena);
-}
-
 RTDyldManager::RTDyldManager(std::shared_ptr<ArenaRef> arena)
     : arena_(std::move(arena)), api_(arena_->api),
       debugger_(api_->arena_debugger(arena_->arena) != 0) {}
@@ -116,7 +108,7 @@ void RTDyldManager::notifyObjectLoaded(llvm::RuntimeDyld &RTDyld,
       RTDyld.mapSectionAddress(rw, reinterpret_cast<uint64_t>(exec));
   if (api_->object_wants_symbols(current_))
     reportFunctions(api_, current_, RTDyld, Obj);
-  api_->object_mark_mapped(current_);
+  api_->object_placed(current_);
   pending_.push_back(current_);
   current_ = nullptr;
   current_sections_.clear();

@@ -26,6 +26,10 @@ class ObjectLinkingLayer;
 namespace jitmm {
 namespace detail {
 
+// Whether the core's table has the layout this shim was built for (its
+// size field); every entry point checks before it uses the table.
+bool tableMatches(const jitmm_core_api *api);
+
 // An arena handle shared by every manager created from one config, released
 // when the last of them goes.
 class ArenaRef {
@@ -42,7 +46,7 @@ public:
   jitmm_core_arena *const arena;
 };
 
-// Where both ORC layer entry points (orc.cpp, jitlink.cpp) start: the
+// Where both ORC layer entry points (orc.cpp, jitlink.cpp) start (shim.cpp): the
 // arena their config selects, the session behind the C handle, and whether
 // to register with GDB.  Empty, with last_error set, on failure.
 struct LayerStart {

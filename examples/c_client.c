@@ -118,7 +118,7 @@ static int run_orc(void) {
   int64_t result = ((int64_t(*)(int64_t))address)(14);
   printf("ORC RTDyld: triple(14) = %lld\n", (long long)result);
 
-  jitmm_stats stats;
+  jitmm_stats stats = JITMM_STATS_INIT;
   jitmm_stats_get(&stats);
   printf("jitmm: %llu object(s) live, %llu bytes of code, %llu VMAs\n",
          (unsigned long long)stats.objects_live, (unsigned long long)stats.bytes_live_code,

@@ -50,7 +50,7 @@ static std::unique_ptr<Module> parse(LLVMContext &context) {
 }
 
 static uint64_t objects_live() {
-  jitmm_stats stats;
+  jitmm_stats stats = JITMM_STATS_INIT;
   jitmm_stats_get(&stats);
   return stats.objects_live;
 }

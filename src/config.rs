@@ -1,43 +1,16 @@
-//! How a memory manager obtains and protects memory.
+//! How a memory manager obtains and protects memory: the settings, the
+//! environment's switches, and the one place `Auto` becomes a strategy.
 
-use std::str::FromStr;
-
-/// How code is made executable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Strategy {
-    /// Let [`probe`](crate::probe) decide: [`Strategy::DualMap`] where shared
-    /// executable mappings work, else [`Strategy::Mprotect`]. The environment
-    /// variable `JITMM_STRATEGY=auto|dualmap|mprotect` overrides this choice,
-    /// and only this one: an explicit strategy in a [`Config`] wins.
-    #[default]
-    Auto,
-    /// A memfd mapped twice: the linker writes through an RW view, code runs
-    /// from an RX view inside the reservation. Finalize is an icache flush,
-    /// never a syscall, and no page is ever writable and executable.
-    DualMap,
-    /// Sections are written in place and `mprotect`ed to RX / R at finalize;
-    /// code executes at the address it was written to. Code and read-only
-    /// data are page-granular per object.
-    Mprotect,
-}
-
-impl FromStr for Strategy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" | "" => Ok(Strategy::Auto),
-            "dualmap" | "dual-map" | "dual_map" => Ok(Strategy::DualMap),
-            "mprotect" => Ok(Strategy::Mprotect),
-            other => Err(format!(
-                "unknown strategy {other:?}: expected auto, dualmap or mprotect"
-            )),
-        }
-    }
-}
+use crate::error::{Error, Result};
+use crate::probe::{dual_map_support, probe};
+use crate::strategy::Strategy;
 
 /// The environment variable that overrides [`Strategy::Auto`].
 pub const STRATEGY_ENV: &str = "JITMM_STRATEGY";
+
+/// The environment variable that turns the perf map on for every manager
+/// (`JITMM_PERF_MAP=1`), as [`Config::perf_map`] does for one.
+pub const PERF_MAP_ENV: &str = "JITMM_PERF_MAP";
 
 /// The environment variable that turns GDB JIT registration on for every
 /// manager and layer (`JITMM_GDB=1`), as [`Config::debugger`] does for one.
@@ -57,7 +30,8 @@ pub struct Config {
     /// A reservation of its own instead of the process-wide arena.
     pub private_arena: bool,
     /// Address space for a private arena; `None` picks the architecture's
-    /// default (see [`crate::arena::default_reservation_size`]).
+    /// default (1 GiB on 64-bit targets, 128 MiB on 32-bit ones: the reach of their
+    /// default code model).
     pub reservation_size: Option<usize>,
     /// Append `start size name` lines for finalized functions to
     /// `/tmp/perf-<pid>.map` (also on for every manager with `JITMM_PERF_MAP=1`).
@@ -114,21 +88,49 @@ impl Config {
 
     /// Whether the perf map is on (the config or `JITMM_PERF_MAP=1`).
     pub fn perf_map_enabled(&self) -> bool {
-        self.perf_map || crate::perf_map::env_enabled()
+        self.perf_map || env_switches().perf_map
     }
 
     /// The strategy after applying `JITMM_STRATEGY` (for `Auto` only).
     /// An unparsable value is reported, never silently ignored.
-    pub fn requested_strategy(&self) -> crate::Result<Strategy> {
+    pub fn requested_strategy(&self) -> Result<Strategy> {
         if self.strategy != Strategy::Auto {
             return Ok(self.strategy);
         }
         match &env_switches().strategy {
             Some(value) => value.parse().map_err(|_| {
-                crate::Error::InvalidArgument("JITMM_STRATEGY must be auto, dualmap or mprotect")
+                Error::InvalidArgument("JITMM_STRATEGY must be auto, dualmap or mprotect")
             }),
             None => Ok(Strategy::Auto),
         }
+    }
+
+    /// The concrete strategy this config's arena uses (see [`resolve`]).
+    pub(crate) fn resolved_strategy(&self) -> Result<Strategy> {
+        resolve(self.requested_strategy()?)
+    }
+
+    /// The address space of a private arena.
+    pub(crate) fn private_reservation_size(&self) -> usize {
+        self.reservation_size
+            .unwrap_or(crate::target::default_reservation_size())
+    }
+}
+
+/// The one place a strategy becomes concrete: `Auto` is what the probe
+/// found; `DualMap` where the probe found it refused is an error that says
+/// why, before any memory is reserved.
+pub(crate) fn resolve(strategy: Strategy) -> Result<Strategy> {
+    match strategy {
+        Strategy::Auto => Ok(probe().auto_strategy),
+        Strategy::DualMap => match dual_map_support() {
+            Ok(()) => Ok(Strategy::DualMap),
+            Err((step, errno)) => Err(Error::Unsupported {
+                strategy,
+                reason: format!("{step} refused: {errno}"),
+            }),
+        },
+        Strategy::Mprotect => Ok(Strategy::Mprotect),
     }
 }
 
@@ -151,7 +153,7 @@ pub(crate) fn env_switches() -> &'static EnvSwitches {
             |name| std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
         EnvSwitches {
             strategy: std::env::var(STRATEGY_ENV).ok(),
-            perf_map: on(crate::perf_map::PERF_MAP_ENV),
+            perf_map: on(PERF_MAP_ENV),
             debugger: on(DEBUGGER_ENV),
         }
     })

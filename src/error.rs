@@ -1,31 +1,7 @@
 //! Typed errors: what was attempted, under which strategy, and why it failed.
 
-use std::fmt;
-
-use crate::config::Strategy;
-
-/// An `errno` value from a failed system call.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    /// The calling thread's current `errno`.
-    pub fn last() -> Self {
-        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    }
-}
-
-impl fmt::Debug for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Errno({} = {})", self.0, self)
-    }
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&std::io::Error::from_raw_os_error(self.0), f)
-    }
-}
+pub use crate::os::{Errno, Op};
+use crate::strategy::Strategy;
 
 /// Everything that can go wrong in jitmm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,8 +10,8 @@ pub enum Error {
     /// A system call failed.
     #[error("{op} failed under strategy {strategy:?}: {errno}")]
     Os {
-        /// The operation, e.g. `"mmap (RX view)"`.
-        op: &'static str,
+        /// The call that failed.
+        op: Op,
         /// The strategy the arena uses.
         strategy: Strategy,
         /// Why the kernel refused.

@@ -36,7 +36,7 @@ use inkwell::targets::{InitializationConfig, Target};
 use inkwell::OptimizationLevel;
 
 use crate::arena::{Arena, Class};
-use crate::config::{Config, Strategy};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::llvm_sys::core::{
     LLVMDisposeMessage, LLVMGetDataLayoutStr, LLVMGetTarget, LLVMModuleCreateWithNameInContext,
@@ -47,6 +47,7 @@ use crate::llvm_sys::execution_engine::{
     LLVMMCJITCompilerOptions,
 };
 use crate::object::ObjectCore;
+use crate::strategy::Strategy;
 
 /// Creates MCJIT engines on jitmm for an inkwell [`Module`].
 pub trait ModuleExt<'ctx> {
@@ -208,7 +209,7 @@ impl McjitMemoryManager for MemoryManager {
             return Ok(());
         };
         // Under Mprotect, code runs where it was written: mark it mapped.
-        object.mark_mapped();
+        object.sections_placed();
         let result = object.finalize().map_err(|e| format!("jitmm: {e}"));
         self.finalized.push(object);
         result

@@ -70,18 +70,23 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+// The layers, lowest first: a module uses only those above it in this
+// list (`tests/core/layers.rs` checks it).
 pub mod arena;
 mod config;
 mod error;
 pub mod ffi;
-mod fork;
-pub mod icache;
+mod handles;
+mod icache;
 mod object;
-pub mod os;
+mod os;
 pub mod perf_map;
 mod probe;
+mod registry;
 mod stats;
+mod strategy;
 mod sync;
+mod target;
 
 #[cfg(feature = "llvm")]
 pub mod compat;
@@ -90,12 +95,29 @@ pub mod inkwell;
 #[cfg(feature = "llvm")]
 pub mod orc;
 
-pub use arena::{trim, Arena, Class};
-pub use config::{Config, Strategy, DEBUGGER_ENV, STRATEGY_ENV};
-pub use error::{Errno, Error, Result};
+pub use arena::{Arena, Class};
+pub use config::{Config, DEBUGGER_ENV, PERF_MAP_ENV, STRATEGY_ENV};
+pub use error::{Errno, Error, Op, Result};
 pub use object::{FinalizedObject, Object, Section, SectionId};
+pub use os::Prot;
 pub use probe::{probe, Probe};
-pub use stats::{stats, Stats};
+pub use registry::{stats, trim};
+pub use stats::Stats;
+pub use strategy::Strategy;
+
+/// What tests and the fuzz target reach that users need not: not part of
+/// the API, and not stable.
+#[doc(hidden)]
+pub mod test_support {
+    /// The kernel's page size, without probing (see `tests/wx_policy.rs`).
+    pub fn page_size() -> usize {
+        crate::os::page_size()
+    }
+
+    /// Makes the core's OS calls fail on demand (cargo feature `fault-injection`).
+    #[cfg(feature = "fault-injection")]
+    pub use crate::os::fault;
+}
 
 #[cfg(all(feature = "llvm19", feature = "llvm22"))]
 compile_error!(

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::arena::{Arena, Chunk, Class};
-use crate::config::{Config, Strategy};
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::perf_map::Symbol;
+use crate::icache;
+use crate::perf_map::{self, Symbol};
 use crate::stats::{bump, COUNTERS};
 
 /// Where a section lives: written through `rw`, run or read at `exec`.
@@ -21,7 +22,7 @@ pub struct Section {
     /// The address the linker writes through.
     pub rw: *mut u8,
     /// The address the section has when the program runs. Equal to `rw` for
-    /// read-write data and under [`Strategy::Mprotect`].
+    /// read-write data and under [`Strategy::Mprotect`](crate::Strategy::Mprotect).
     pub exec: *mut u8,
     /// Requested size in bytes.
     pub len: usize,
@@ -49,7 +50,9 @@ pub struct ObjectCore {
     /// Inline for the usual object (a chunk per class, or a few sections).
     chunks: SmallVec<[Chunk; 4]>,
     reserved: [Option<Reserved>; 3],
-    mapped: bool,
+    /// The linker has placed every section: it knows their executable
+    /// addresses, and allocates nothing more from what it reserved.
+    placed: bool,
     /// `finalize` began changing protections (it may have failed part way).
     protecting: bool,
     finalized: bool,
@@ -64,7 +67,7 @@ impl ObjectCore {
             arena,
             chunks: SmallVec::new(),
             reserved: [None; 3],
-            mapped: false,
+            placed: false,
             protecting: false,
             finalized: false,
             symbols: None,
@@ -143,75 +146,81 @@ impl ObjectCore {
             return Ok(section);
         }
         let chunk = self.arena.allocate(class, len, chunk_align)?;
+        let section = self.section_at(&chunk, 0, size);
         self.chunks.push(chunk);
-        Ok(Section {
-            rw: chunk.rw as *mut u8,
-            exec: self.arena.exec_addr(chunk.offset) as *mut u8,
+        Ok(section)
+    }
+
+    /// The section of `size` bytes at `start` within a chunk.
+    fn section_at(&self, chunk: &Chunk, start: usize, size: usize) -> Section {
+        let (exec, rw) = self.arena.addresses(chunk.class, chunk.range.start + start);
+        Section {
+            rw: rw as *mut u8,
+            exec: exec as *mut u8,
             len: size,
-            class,
-        })
+            class: chunk.class,
+        }
     }
 
     fn take_reserved(&mut self, class: Class, size: usize, align: usize) -> Option<Section> {
         let reserved = self.reserved[class as usize].as_mut()?;
-        let chunk = self.chunks[reserved.chunk];
-        let exec = self.arena.exec_addr(chunk.offset);
+        let chunk = &self.chunks[reserved.chunk];
+        // Alignment holds in the executable view (the writable one is at a
+        // block-aligned distance).
+        let (exec, _) = self.arena.addresses(class, chunk.range.start);
         let aligned = (exec + reserved.used).checked_add(align - 1)? & !(align - 1);
         let start = aligned - exec;
-        if start.checked_add(size)? > chunk.len {
+        if start.checked_add(size)? > chunk.range.len() {
             return None;
         }
         reserved.used = start + size;
-        Some(Section {
-            rw: (chunk.rw + start) as *mut u8,
-            exec: (exec + start) as *mut u8,
-            len: size,
-            class,
-        })
+        let chunk = chunk.clone();
+        Some(self.section_at(&chunk, start, size))
     }
 
-    pub(crate) fn mark_mapped(&mut self) {
-        self.mapped = true;
+    /// The linker has placed every section and knows their executable
+    /// addresses (`notifyObjectLoaded`, JITLink's allocation done): what
+    /// was reserved and not used goes back to the arena.
+    pub(crate) fn sections_placed(&mut self) {
+        self.placed = true;
         self.trim_reservations();
     }
 
     /// Gives back the unused tail of each chunk reserved up front: once the
-    /// linker has placed every section (it tells us by mapping them, or by
-    /// finalizing), nothing more is allocated from it.
+    /// linker has placed every section (it tells us, or finalizes), nothing
+    /// more is allocated from it.
     fn trim_reservations(&mut self) {
         for class in Class::ALL {
             let Some(reserved) = self.reserved[class as usize].take() else {
                 continue;
             };
-            let chunk = self.chunks[reserved.chunk];
+            let chunk = &mut self.chunks[reserved.chunk];
             let granule = self.arena.granule(class);
-            let keep = reserved.used.div_ceil(granule) * granule;
-            if keep >= chunk.len {
+            let end = chunk.range.start + reserved.used.div_ceil(granule) * granule;
+            if end >= chunk.range.end {
                 continue;
             }
             let tail = Chunk {
-                offset: chunk.offset + keep,
-                len: chunk.len - keep,
-                rw: chunk.rw + keep,
-                ..chunk
+                class,
+                range: end..chunk.range.end,
             };
+            chunk.range.end = end;
             self.arena.free_unused(&tail);
-            self.chunks[reserved.chunk].len = keep;
         }
-        self.chunks.retain(|c| c.len > 0);
+        self.chunks.retain(|c| !c.range.is_empty());
     }
 
-    /// Protections and instruction-cache coherence, in this order:
-    /// (Mprotect) `mprotect` code to RX and rodata to R; flush every code
-    /// chunk through its executable address; publish to other threads once.
+    /// Protections and instruction-cache coherence, in this order: the
+    /// final protection of every chunk (Mprotect: `mprotect` code to RX and
+    /// rodata to R); flush every code chunk through its executable address;
+    /// publish to other threads once.
     pub(crate) fn finalize(&mut self) -> Result<()> {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
         }
         self.trim_reservations();
-        let dual = self.arena.strategy() == Strategy::DualMap;
-        let has_split_views = self.chunks.iter().any(|c| c.class != Class::ReadWrite);
-        if dual && has_split_views && !self.mapped {
+        let unplaced = |c: &Chunk| self.arena.needs_placement(c.class);
+        if !self.placed && self.chunks.iter().any(unplaced) {
             return Err(Error::NotMapped);
         }
         self.protecting = true;
@@ -220,16 +229,17 @@ impl ObjectCore {
         }
         let mut flushed = false;
         for chunk in self.chunks.iter().filter(|c| c.class == Class::Code) {
-            crate::icache::flush(self.arena.exec_addr(chunk.offset) as *const u8, chunk.len);
+            let (exec, _) = self.arena.addresses(chunk.class, chunk.range.start);
+            icache::flush(exec as *const u8, chunk.range.len());
             flushed = true;
         }
         if flushed {
-            crate::icache::publish();
+            icache::publish();
         }
         self.finalized = true;
         bump(&COUNTERS.objects_finalized, 1);
         if let Some(symbols) = &self.symbols {
-            crate::perf_map::append(symbols);
+            perf_map::append(symbols);
         }
         Ok(())
     }
@@ -319,9 +329,9 @@ impl Object {
     /// Under DualMap no address changes: code was written through the RW
     /// view and runs at [`Section::exec`], so the linker must already have
     /// used the exec addresses when it resolved relocations (the Rust API
-    /// marks the object mapped here, since its user sees both addresses).
+    /// marks the sections placed here, since its user sees both addresses).
     pub fn finalize(mut self) -> Result<FinalizedObject> {
-        self.core.mark_mapped();
+        self.core.sections_placed();
         self.core.finalize()?;
         Ok(FinalizedObject {
             core: self.core,

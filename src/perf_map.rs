@@ -2,13 +2,10 @@
 //! prefix) for each finalized function, so `perf report` can name JIT code.
 //!
 //! Enabled per manager by [`Config::perf_map`](crate::Config::perf_map) or
-//! for the whole process by `JITMM_PERF_MAP=1`.
+//! for the whole process by `JITMM_PERF_MAP=1` ([`PERF_MAP_ENV`](crate::PERF_MAP_ENV)).
 
 use std::fs::OpenOptions;
 use std::io::Write;
-
-/// The environment variable that turns the perf map on for every manager.
-pub const PERF_MAP_ENV: &str = "JITMM_PERF_MAP";
 
 /// A function to name in the map.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,11 +13,6 @@ pub(crate) struct Symbol {
     pub addr: u64,
     pub size: u64,
     pub name: String,
-}
-
-/// Whether the environment asks for a perf map.
-pub(crate) fn env_enabled() -> bool {
-    crate::config::env_switches().perf_map
 }
 
 /// The map file of this process (the pid is read each time: a forked child

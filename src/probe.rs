@@ -2,8 +2,9 @@
 
 use std::sync::OnceLock;
 
-use crate::config::Strategy;
-use crate::error::Errno;
+use crate::icache;
+use crate::os::{self, Errno};
+use crate::strategy::Strategy;
 
 /// The result of [`probe`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +22,7 @@ pub struct Probe {
     /// How instruction caches are kept coherent on this architecture.
     pub icache_method: &'static str,
     /// Whether other threads are synchronised with `membarrier` (false: the
-    /// documented fallback of [`crate::icache::publish`] is in use, or the
+    /// documented fallback of `publish` in the icache module is in use, or the
     /// architecture does not need it).
     pub cross_thread_sync: bool,
     /// The default reservation size of an arena.
@@ -30,7 +31,7 @@ pub struct Probe {
 
 pub(crate) fn dual_map_support() -> Result<(), (&'static str, Errno)> {
     static RESULT: OnceLock<Result<(), (&'static str, Errno)>> = OnceLock::new();
-    *RESULT.get_or_init(crate::os::probe_dual_map)
+    *RESULT.get_or_init(os::probe_dual_map)
 }
 
 /// Probes the OS once (later calls return the cached facts, except
@@ -38,7 +39,7 @@ pub(crate) fn dual_map_support() -> Result<(), (&'static str, Errno)> {
 pub fn probe() -> Probe {
     let dual = dual_map_support();
     Probe {
-        page_size: crate::os::page_size(),
+        page_size: os::page_size(),
         dual_map: dual.is_ok(),
         dual_map_refusal: dual.err().map(|(step, errno)| format!("{step}: {errno}")),
         auto_strategy: if dual.is_ok() {
@@ -46,9 +47,8 @@ pub fn probe() -> Probe {
         } else {
             Strategy::Mprotect
         },
-        icache_method: crate::icache::METHOD,
-        cross_thread_sync: crate::icache::NEEDS_CROSS_THREAD_SYNC
-            && !crate::icache::publish_refused(),
-        reservation_size: crate::arena::default_reservation_size(),
+        icache_method: icache::METHOD,
+        cross_thread_sync: icache::NEEDS_CROSS_THREAD_SYNC && !icache::publish_refused(),
+        reservation_size: crate::target::default_reservation_size(),
     }
 }

@@ -1,16 +1,18 @@
 //! Process-wide counters: what jitmm holds and which syscalls it made.
 //!
-//! Counters are relaxed atomics bumped where the work happens; [`stats`]
-//! takes a snapshot and counts the VMAs jitmm owns from `/proc/self/maps`.
+//! Counters are relaxed atomics bumped where the work happens;
+//! [`stats`](crate::stats()) takes a snapshot, with the VMAs jitmm owns
+//! counted from `/proc/self/maps`.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::arena::Class;
-
 /// A snapshot of jitmm's counters, summed over all arenas.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C)]
 pub struct Stats {
+    /// The size of this struct, in bytes: `jitmm_stats_get` writes only to
+    /// a `jitmm_stats` whose `size` says it has this layout.
+    pub size: u64,
     /// Address space reserved by arenas.
     pub bytes_reserved: u64,
     /// Bytes of blocks mapped inside reservations (sparse: not all resident).
@@ -44,6 +46,13 @@ pub struct Stats {
     pub vmas: u64,
 }
 
+impl Default for Stats {
+    fn default() -> Self {
+        let zero = ZERO;
+        snapshot_of(&zero, 0)
+    }
+}
+
 impl Stats {
     /// Live bytes of all classes.
     pub fn bytes_live(&self) -> u64 {
@@ -64,6 +73,7 @@ impl Stats {
 pub(crate) struct Counters {
     pub bytes_reserved: AtomicU64,
     pub bytes_committed: AtomicU64,
+    /// Per class, in `Class` index order (code, rodata, rwdata).
     pub bytes_live: [AtomicU64; 3],
     pub objects_live: AtomicU64,
     pub objects_finalized: AtomicU64,
@@ -76,7 +86,8 @@ pub(crate) struct Counters {
     pub membarrier: AtomicU64,
 }
 
-pub(crate) static COUNTERS: Counters = Counters {
+#[allow(clippy::declare_interior_mutable_const)]
+const ZERO: Counters = Counters {
     bytes_reserved: AtomicU64::new(0),
     bytes_committed: AtomicU64::new(0),
     bytes_live: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
@@ -91,6 +102,8 @@ pub(crate) static COUNTERS: Counters = Counters {
     membarrier: AtomicU64::new(0),
 };
 
+pub(crate) static COUNTERS: Counters = ZERO;
+
 /// Adds `n` to a counter.
 pub(crate) fn bump(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Relaxed);
@@ -101,9 +114,9 @@ pub(crate) fn drop_by(counter: &AtomicU64, n: u64) {
     counter.fetch_sub(n, Relaxed);
 }
 
-/// Adjusts the live-bytes gauge of one class.
-pub(crate) fn live(class: Class, delta: isize) {
-    let gauge = &COUNTERS.bytes_live[class as usize];
+/// Adjusts the live-bytes gauge of one class (by its index).
+pub(crate) fn live(class: usize, delta: isize) {
+    let gauge = &COUNTERS.bytes_live[class];
     if delta >= 0 {
         bump(gauge, delta as u64);
     } else {
@@ -111,15 +124,19 @@ pub(crate) fn live(class: Class, delta: isize) {
     }
 }
 
-/// A snapshot of the process-wide counters.
-pub fn stats() -> Stats {
-    let c = &COUNTERS;
+/// A snapshot of the counters, with `vmas` counted by the caller.
+pub(crate) fn snapshot(vmas: u64) -> Stats {
+    snapshot_of(&COUNTERS, vmas)
+}
+
+fn snapshot_of(c: &Counters, vmas: u64) -> Stats {
     Stats {
+        size: std::mem::size_of::<Stats>() as u64,
         bytes_reserved: c.bytes_reserved.load(Relaxed),
         bytes_committed: c.bytes_committed.load(Relaxed),
-        bytes_live_code: c.bytes_live[Class::Code as usize].load(Relaxed),
-        bytes_live_rodata: c.bytes_live[Class::ReadOnly as usize].load(Relaxed),
-        bytes_live_rwdata: c.bytes_live[Class::ReadWrite as usize].load(Relaxed),
+        bytes_live_code: c.bytes_live[0].load(Relaxed),
+        bytes_live_rodata: c.bytes_live[1].load(Relaxed),
+        bytes_live_rwdata: c.bytes_live[2].load(Relaxed),
         objects_live: c.objects_live.load(Relaxed),
         objects_finalized: c.objects_finalized.load(Relaxed),
         mmap_calls: c.mmap.load(Relaxed),
@@ -129,6 +146,6 @@ pub fn stats() -> Stats {
         fallocate_calls: c.fallocate.load(Relaxed),
         icache_flushes: c.icache_flushes.load(Relaxed),
         membarrier_calls: c.membarrier.load(Relaxed),
-        vmas: crate::os::count_vmas(&crate::arena::owned_ranges()) as u64,
+        vmas,
     }
 }

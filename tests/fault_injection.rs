@@ -13,7 +13,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use jitmm::os::fault::{self, Op};
+use jitmm::test_support::fault::{self, Op, Prot};
 use jitmm::{Arena, Class, Errno, Error, FinalizedObject, Object, Strategy};
 
 /// One step of the scenario each trial replays.
@@ -174,7 +174,7 @@ fn inject_each(strategy: Strategy) {
                     op: name, errno: e, ..
                 }) if fallible(step) => {
                     assert_eq!(*e, errno, "{what}: {result:?}");
-                    assert!(!name.is_empty());
+                    assert!(!name.to_string().is_empty());
                     seen.push(format!("{step:?}/{op:?} -> Os {{ op: {name:?} }}"));
                 }
                 Ok(()) if !fallible(step) => {
@@ -253,8 +253,9 @@ fn every_op_of_the_core_is_reached() {
         Op::MapAnonFixed,
         // Views are mapped at fixed places (the RW mirror included); the
         // floating `map_shared` is only used by the one-time probe.
-        Op::MapSharedFixed,
-        Op::Protect,
+        Op::MapSharedFixed(Prot::ReadWrite),
+        Op::MapSharedFixed(Prot::ReadExec),
+        Op::Protect(Prot::ReadExec),
         Op::DontFork,
         Op::DiscardAnon,
         Op::PunchHole,

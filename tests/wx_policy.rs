@@ -25,7 +25,7 @@ use std::ptr;
 
 use common::llvm::*;
 use common::*;
-use jitmm::{Arena, Class, Config, Errno, Error, Object, Strategy};
+use jitmm::{Arena, Class, Config, Errno, Error, Object, Op, Prot, Strategy};
 use seccompiler::{
     SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
 };
@@ -86,7 +86,7 @@ fn install(policy: Policy) {
 
 /// A raw mmap of one page; the errno on refusal.
 fn raw_mmap(prot: libc::c_int, flags: libc::c_int, fd: i32) -> Result<(), i32> {
-    let page = jitmm::os::page_size();
+    let page = jitmm::test_support::page_size();
     // SAFETY: a new mapping at a kernel-chosen address, unmapped right away.
     let p = unsafe { libc::mmap(ptr::null_mut(), page, prot, flags, fd, 0) };
     if p == libc::MAP_FAILED {
@@ -100,7 +100,7 @@ fn raw_mmap(prot: libc::c_int, flags: libc::c_int, fd: i32) -> Result<(), i32> {
 /// Checks that the kernel applies `policy` in this process, so that the
 /// tests below cannot pass because the filter silently did nothing.
 fn assert_policy_in_force(policy: Policy) {
-    let page = jitmm::os::page_size();
+    let page = jitmm::test_support::page_size();
     let anon = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
     assert_eq!(
         raw_mmap(libc::PROT_READ | libc::PROT_EXEC, anon, -1),
@@ -301,7 +301,7 @@ fn dual_map_jit_compiles_and_runs_under_deny_execmem() {
         object.bytes_mut(text)[..code.len()].copy_from_slice(&code);
         match object.finalize() {
             Err(Error::Os {
-                op: "mprotect (RX)",
+                op: Op::Protect(Prot::ReadExec),
                 strategy: Strategy::Mprotect,
                 errno: Errno(libc::EACCES),
             }) => {}
@@ -369,7 +369,7 @@ fn no_exec_mappings_at_all_gives_clear_errors() {
         assert_eq!(
             err3,
             Error::Os {
-                op: "mprotect (RX)",
+                op: Op::Protect(Prot::ReadExec),
                 strategy: Strategy::Mprotect,
                 errno: Errno(libc::EACCES)
             }
@@ -396,7 +396,7 @@ fn policy_tightened_after_the_arena_was_made() {
             assert_eq!(
                 err,
                 Error::Os {
-                    op: "mmap (exec view)",
+                    op: Op::MapSharedFixed(Prot::ReadExec),
                     strategy: Strategy::DualMap,
                     errno: Errno(libc::EACCES)
                 }

@@ -368,7 +368,7 @@ static uint64_t rss_in_new_mappings(const std::vector<Mapping> &before) {
 }
 
 static jitmm_stats jstats() {
-  jitmm_stats s{};
+  jitmm_stats s = JITMM_STATS_INIT;
   jitmm_stats_get(&s);
   return s;
 }

@@ -298,8 +298,7 @@ impl Run {
             strategy,
             private_arena: c_int::from(private),
             reservation_size: reservation,
-            perf_map: 0,
-            debugger: 0,
+            ..jitmm_config::default()
         };
         clear_error();
         // SAFETY: NULL or a valid config.
@@ -606,11 +605,11 @@ impl Run {
         let target = self.pick(input, true);
         clear_error();
         // SAFETY: as in `release`.
-        unsafe { (CORE_API.object_mark_mapped)(Self::object_addr(target, self) as *mut _) };
+        unsafe { (CORE_API.object_placed)(Self::object_addr(target, self) as *mut _) };
         match target {
             Target::LiveObject(i) => self.objects[i].mapped = true,
             Target::Null => {}
-            _ => expect_error("object_mark_mapped of a bad handle", &["handle"]),
+            _ => expect_error("object_placed of a bad handle", &["handle"]),
         }
     }
 
@@ -752,6 +751,7 @@ impl Run {
                     reservation_size: 77,
                     perf_map: 1,
                     debugger: 1,
+                    size: 3,
                 };
                 // SAFETY: NULL, then a valid config.
                 unsafe {
@@ -763,9 +763,10 @@ impl Run {
                         config.strategy,
                         config.private_arena,
                         config.reservation_size,
-                        config.perf_map
+                        config.perf_map,
+                        config.size
                     ),
-                    (0, 0, 0, 0)
+                    (0, 0, 0, 0, std::mem::size_of::<jitmm_config>())
                 );
             }
             2 => {

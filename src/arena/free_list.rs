@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Bound::{Excluded, Unbounded};
+use std::ops::Range;
 
 /// A free run `start..end` (its end is the map key).
 #[derive(Debug, Clone, Copy)]
@@ -23,10 +24,16 @@ pub(super) struct FreeList {
 }
 
 impl FreeList {
-    /// One clean run `start..start + len` (a freshly mapped span).
-    pub(super) fn new(start: usize, len: usize) -> Self {
+    /// One clean run over a freshly mapped span.
+    pub(super) fn new(span: Range<usize>) -> Self {
         let mut runs = BTreeMap::new();
-        runs.insert(start + len, Run { start, clean: true });
+        runs.insert(
+            span.end,
+            Run {
+                start: span.start,
+                clean: true,
+            },
+        );
         FreeList { runs }
     }
 
@@ -50,10 +57,10 @@ impl FreeList {
         Some(aligned)
     }
 
-    /// Returns `start..start + len`, merging it with the runs either side;
-    /// the merged run holds resident pages (not clean).
-    pub(super) fn insert(&mut self, start: usize, len: usize) {
-        let end = start + len;
+    /// Returns a range, merging it with the runs either side; the merged run
+    /// holds resident pages (not clean).
+    pub(super) fn insert(&mut self, range: Range<usize>) {
+        let Range { start, end } = range;
         let merged_start = self.runs.remove(&start).map_or(start, |prev| prev.start);
         if let Some((_, next)) = self.runs.range_mut((Excluded(end), Unbounded)).next() {
             if next.start == end {
@@ -71,11 +78,11 @@ impl FreeList {
         );
     }
 
-    /// Marks the run holding `lo..hi` as having resident pages; false if no
+    /// Marks the run holding `range` as having resident pages; false if no
     /// single run holds it.
-    pub(super) fn mark_dirty(&mut self, lo: usize, hi: usize) -> bool {
-        match self.runs.range_mut(hi..).next() {
-            Some((_, run)) if run.start <= lo => {
+    pub(super) fn mark_dirty(&mut self, range: &Range<usize>) -> bool {
+        match self.runs.range_mut(range.end..).next() {
+            Some((_, run)) if run.start <= range.start => {
                 run.clean = false;
                 true
             }
@@ -83,15 +90,15 @@ impl FreeList {
         }
     }
 
-    /// Marks every run clean and returns those that were not, as
-    /// `(start, end)`: their pages are about to be returned to the OS.
-    pub(super) fn take_dirty(&mut self) -> impl Iterator<Item = (usize, usize)> + '_ {
+    /// Marks every run clean and returns those that were not: their pages
+    /// are about to be returned to the OS.
+    pub(super) fn take_dirty(&mut self) -> impl Iterator<Item = Range<usize>> + '_ {
         self.runs
             .iter_mut()
             .filter(|(_, run)| !run.clean)
             .map(|(&end, run)| {
                 run.clean = true;
-                (run.start, end)
+                run.start..end
             })
     }
 
@@ -132,7 +139,7 @@ mod tests {
         fn agrees_with_a_granule_model(
             ops in proptest::collection::vec((any::<bool>(), 1usize..64, 0u32..8, any::<usize>()), 1..200)
         ) {
-            let mut list = FreeList::new(BASE, GRANULES * 16);
+            let mut list = FreeList::new(BASE..BASE + GRANULES * 16);
             let mut free = vec![true; GRANULES];
             let mut taken: Vec<(usize, usize)> = Vec::new();
             for (take, granules, align_log2, pick) in ops {
@@ -146,7 +153,7 @@ mod tests {
                     }
                 } else {
                     let (o, len) = taken.swap_remove(pick % taken.len());
-                    list.insert(o, len);
+                    list.insert(o..o + len);
                     free[(o - BASE) / 16..(o - BASE + len) / 16].fill(true);
                 }
                 let mut expected = Vec::new();
@@ -165,20 +172,20 @@ mod tests {
 
     #[test]
     fn freed_chunks_coalesce_with_both_neighbours() {
-        let mut free = FreeList::new(0, 64);
+        let mut free = FreeList::new(0..64);
         assert_eq!(free.take(16, 16), Some(0));
         assert_eq!(free.take(16, 16), Some(16));
         assert_eq!(free.take(16, 16), Some(32));
-        free.insert(0, 16);
-        free.insert(32, 16);
+        free.insert(0..16);
+        free.insert(32..48);
         assert_eq!(free.runs(), vec![(0, 16), (32, 64)]);
-        free.insert(16, 16);
+        free.insert(16..32);
         assert_eq!(free.runs(), vec![(0, 64)]);
     }
 
     #[test]
     fn alignment_leaves_the_gap_free() {
-        let mut free = FreeList::new(16, 112);
+        let mut free = FreeList::new(16..128);
         assert_eq!(free.take(16, 64), Some(64));
         assert_eq!(free.runs(), vec![(16, 64), (80, 128)]);
         // First fit: the gap serves a request it can hold.
@@ -191,14 +198,14 @@ mod tests {
 
     #[test]
     fn dirty_runs_are_reported_once() {
-        let mut free = FreeList::new(0, 4096);
+        let mut free = FreeList::new(0..4096);
         assert_eq!(free.take_dirty().count(), 0);
         assert_eq!(free.take(1024, 16), Some(0));
-        free.insert(0, 1024);
-        assert_eq!(free.take_dirty().collect::<Vec<_>>(), vec![(0, 4096)]);
+        free.insert(0..1024);
+        assert_eq!(free.take_dirty().collect::<Vec<_>>(), vec![0..4096]);
         assert_eq!(free.take_dirty().count(), 0);
-        assert!(free.mark_dirty(100, 200));
-        assert!(!free.mark_dirty(4000, 5000));
-        assert_eq!(free.take_dirty().collect::<Vec<_>>(), vec![(0, 4096)]);
+        assert!(free.mark_dirty(&(100..200)));
+        assert!(!free.mark_dirty(&(4000..5000)));
+        assert_eq!(free.take_dirty().collect::<Vec<_>>(), vec![0..4096]);
     }
 }

@@ -1,11 +1,11 @@
 //! The LLVM-facing part of the C API: constructors of the shim's
 //! `RTDyldMemoryManager` and ORC object layers.
 
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_void, CStr};
 
 use super::{jitmm_config, jitmm_last_error, CoreApi, CORE_API};
 use crate::arena::Arena;
-use crate::config::{Config, Strategy};
+use crate::config::Config;
 use crate::error::Error;
 
 extern "C" {
@@ -30,17 +30,7 @@ pub(crate) fn manager_for(config: &Config) -> Result<LLVMMCJITMemoryManagerRef, 
         // Surface the typed error (the shim would only carry its message).
         Arena::for_config(config)?;
     }
-    let c = jitmm_config {
-        strategy: match config.strategy {
-            Strategy::Auto => 0,
-            Strategy::DualMap => 1,
-            Strategy::Mprotect => 2,
-        },
-        private_arena: c_int::from(config.private_arena),
-        reservation_size: config.reservation_size.unwrap_or(0),
-        perf_map: c_int::from(config.perf_map),
-        debugger: c_int::from(config.debugger),
-    };
+    let c = jitmm_config::from(config);
     // SAFETY: `c` is a valid config for the duration of the call.
     let manager = unsafe { jitmm_mcjit_memory_manager_create_with(&c) };
     if manager.is_null() {

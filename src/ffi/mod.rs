@@ -5,25 +5,23 @@
 //! [`catch_unwind`] and turns failures into a NULL / -1 return plus a
 //! message for [`jitmm_last_error`].
 //!
-//! Handles are checked before use: the boundary keeps the set of arena and
-//! object handles it handed out and not yet took back, so NULL, a handle
-//! released or freed before, a pointer jitmm never returned and an object
-//! passed as an arena (or the reverse) are all `Error::InvalidArgument`
-//! without touching the memory they point to.
+//! Handles are checked before use, against the table of those handed out
+//! (`crate::handles`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
+use std::mem::size_of;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
 use crate::arena::{Arena, Class};
-use crate::config::{Config, Strategy};
+use crate::config::Config;
 use crate::error::Error;
+use crate::handles::{check, register, unregister, Kind};
 use crate::object::ObjectCore;
+use crate::registry;
 use crate::stats::Stats;
-use crate::sync::Mutex;
-use rustc_hash::FxHashSet;
+use crate::strategy::Strategy;
 
 #[cfg(feature = "llvm")]
 mod llvm;
@@ -32,8 +30,11 @@ pub use llvm::*;
 
 /// `jitmm_config` of `cshim/jitmm.h`.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct jitmm_config {
+    /// `sizeof(jitmm_config)`, set by `jitmm_config_init` (and [`Default`]):
+    /// a client built against another layout is refused, not misread.
+    pub size: usize,
     /// 0 auto, 1 dualmap, 2 mprotect.
     pub strategy: c_int,
     /// Nonzero: a private arena.
@@ -46,16 +47,59 @@ pub struct jitmm_config {
     pub debugger: c_int,
 }
 
+impl Default for jitmm_config {
+    fn default() -> Self {
+        jitmm_config {
+            size: size_of::<jitmm_config>(),
+            strategy: 0,
+            private_arena: 0,
+            reservation_size: 0,
+            perf_map: 0,
+            debugger: 0,
+        }
+    }
+}
+
+// The layout `cshim/jitmm.h` declares (the shim asserts the same).
+const _: () = assert!(size_of::<jitmm_config>() == 2 * size_of::<usize>() + 4 * size_of::<c_int>());
+// `jitmm_stats`: a size field and 15 counters.
+const _: () = assert!(size_of::<Stats>() == 16 * size_of::<u64>());
+
+/// The C API's number for a strategy (`jitmm_strategy`).
+fn strategy_to_c(strategy: Strategy) -> c_int {
+    match strategy {
+        Strategy::Auto => 0,
+        Strategy::DualMap => 1,
+        Strategy::Mprotect => 2,
+    }
+}
+
+impl From<&Config> for jitmm_config {
+    fn from(config: &Config) -> jitmm_config {
+        jitmm_config {
+            strategy: strategy_to_c(config.strategy),
+            private_arena: c_int::from(config.private_arena),
+            reservation_size: config.reservation_size.unwrap_or(0),
+            perf_map: c_int::from(config.perf_map),
+            debugger: c_int::from(config.debugger),
+            ..jitmm_config::default()
+        }
+    }
+}
+
 impl TryFrom<&jitmm_config> for Config {
     type Error = Error;
 
     fn try_from(c: &jitmm_config) -> Result<Config, Error> {
-        let strategy = match c.strategy {
-            0 => Strategy::Auto,
-            1 => Strategy::DualMap,
-            2 => Strategy::Mprotect,
-            _ => return Err(Error::InvalidArgument("jitmm_config.strategy out of range")),
-        };
+        if c.size != size_of::<jitmm_config>() {
+            return Err(Error::InvalidArgument(
+                "jitmm_config.size is not sizeof(jitmm_config): initialise it with jitmm_config_init",
+            ));
+        }
+        let strategy = [Strategy::Auto, Strategy::DualMap, Strategy::Mprotect]
+            .into_iter()
+            .find(|&s| strategy_to_c(s) == c.strategy)
+            .ok_or(Error::InvalidArgument("jitmm_config.strategy out of range"))?;
         let mut config = Config::new()
             .strategy(strategy)
             .private_arena(c.private_arena != 0);
@@ -90,6 +134,8 @@ pub struct CoreArena {
 /// boundary the shim does.
 #[repr(C)]
 pub struct CoreApi {
+    /// `sizeof(jitmm_core_api)`: the shim refuses a table of another layout.
+    pub size: usize,
     /// Resolves a config (NULL: defaults) to an arena handle; NULL on error.
     pub arena_acquire: unsafe extern "C" fn(*const jitmm_config) -> *mut CoreArena,
     /// Releases a handle from `arena_acquire`.
@@ -104,8 +150,9 @@ pub struct CoreApi {
     /// Allocates a section of a class (0 code, 1 rodata, 2 rwdata).
     pub object_allocate:
         unsafe extern "C" fn(*mut ObjectCore, c_int, usize, usize, *mut CoreSection) -> c_int,
-    /// Records that the linker knows every section's executable address.
-    pub object_mark_mapped: unsafe extern "C" fn(*mut ObjectCore),
+    /// Records that the linker has placed every section and knows its
+    /// executable address; what was reserved and not used goes back.
+    pub object_placed: unsafe extern "C" fn(*mut ObjectCore),
     /// Protections and icache coherence; -1 on error (also when repeated).
     pub object_finalize: unsafe extern "C" fn(*mut ObjectCore) -> c_int,
     /// Frees an object and all its sections.
@@ -122,15 +169,20 @@ pub struct CoreApi {
     pub arena_debugger: unsafe extern "C" fn(*const CoreArena) -> c_int,
 }
 
+// One size field and 14 entries, as `cshim/core.h` declares (the shim
+// asserts the same).
+const _: () = assert!(size_of::<CoreApi>() == 15 * size_of::<usize>());
+
 /// The one table handed to the shim.
 pub static CORE_API: CoreApi = CoreApi {
+    size: size_of::<CoreApi>(),
     arena_acquire: core_arena_acquire,
     arena_release: core_arena_release,
     arena_is_dual_mapped: core_arena_is_dual_mapped,
     object_new: core_object_new,
     object_reserve: core_object_reserve,
     object_allocate: core_object_allocate,
-    object_mark_mapped: core_object_mark_mapped,
+    object_placed: core_object_placed,
     object_finalize: core_object_finalize,
     object_free: core_object_free,
     last_error: jitmm_last_error,
@@ -139,143 +191,6 @@ pub static CORE_API: CoreApi = CoreApi {
     object_add_symbol: core_object_add_symbol,
     arena_debugger: core_arena_debugger,
 };
-
-/// What a live handle points to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Arena,
-    Object,
-}
-
-/// A handle as the table holds it: its address with its kind in the low
-/// bit, free in both (`CoreArena` and `ObjectCore` are word-aligned). None
-/// for an address no handle of either kind can have.
-fn tagged<T>(handle: *const T, kind: Kind) -> Option<usize> {
-    let address = handle as usize;
-    (address % std::mem::align_of::<T>() == 0 && address & 1 == 0)
-        .then_some(address | kind as usize)
-}
-
-/// Every arena and object handle handed out and not yet released or freed.
-/// Held only for a lookup or an update, never while other jitmm locks are
-/// taken or held, and across `fork()` (see [`install_fork_handlers`]); a
-/// [`crate::sync::Mutex`], which a forked child can unlock.
-/// A hash map (created on first use) rather than a B-tree: it keeps some
-/// capacity when it empties, where a B-tree going between zero and a few
-/// entries allocates and frees a node on every object; Fx hashing, since
-/// every call of the table looks a handle up. Entries are [`tagged`]
-/// addresses, 8 bytes each (a JIT with an engine per module holds two
-/// handles per live object).
-static HANDLES: Mutex<Option<FxHashSet<usize>>> = Mutex::new(None);
-
-fn handles(table: &mut Option<FxHashSet<usize>>) -> &mut FxHashSet<usize> {
-    table.get_or_insert_with(FxHashSet::default)
-}
-
-const NULL_ARENA: Error = Error::InvalidArgument("null arena");
-const NULL_OBJECT: Error = Error::InvalidArgument("null object");
-const BAD_ARENA: Error =
-    Error::InvalidArgument("unknown arena handle (released already, or not from arena_acquire)");
-const BAD_OBJECT: Error =
-    Error::InvalidArgument("unknown object handle (freed already, or not from object_new)");
-
-fn errors(kind: Kind) -> (Error, Error) {
-    match kind {
-        Kind::Arena => (NULL_ARENA, BAD_ARENA),
-        Kind::Object => (NULL_OBJECT, BAD_OBJECT),
-    }
-}
-
-/// Records a handle just handed out (and notes it live for this thread, which
-/// uses it next).
-fn register<T>(handle: *mut T, kind: Kind) -> *mut T {
-    install_fork_handlers();
-    let entry = tagged(handle, kind).expect("a Box is aligned");
-    let mut table = HANDLES.lock();
-    handles(&mut table).insert(entry);
-    let releases = RELEASES.load(Ordering::Acquire);
-    drop(table);
-    remember_live(handle as usize, kind, releases);
-    handle
-}
-
-/// Bumped whenever a handle is taken back: a handle a thread has seen live
-/// since the last bump is live still, with no need to look again.
-static RELEASES: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Per kind, the last handle this thread found live and `RELEASES` then
-    /// (a linker's calls alternate between its arena and its object).
-    static LAST_CHECKED: Cell<[(usize, u64); 2]> = const { Cell::new([(0, u64::MAX); 2]) };
-}
-
-/// Fails unless `handle` is a live handle of `kind`. The per-thread cache
-/// spares the lock for the run of calls a linker makes on one object.
-fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
-    let (null, unknown) = errors(kind);
-    if handle.is_null() {
-        return Err(null);
-    }
-    let address = handle as usize;
-    // Read before the lookup: a release after it makes the entry stale.
-    let releases = RELEASES.load(Ordering::Acquire);
-    if LAST_CHECKED.get()[kind as usize] == (address, releases) {
-        return Ok(());
-    }
-    let entry = tagged(handle, kind).ok_or(unknown.clone())?;
-    if !handles(&mut HANDLES.lock()).contains(&entry) {
-        return Err(unknown);
-    }
-    remember_live(address, kind, releases);
-    Ok(())
-}
-
-/// Notes in this thread's cache that `address` was a live handle of `kind`
-/// when `RELEASES` read `releases`.
-fn remember_live(address: usize, kind: Kind, releases: u64) {
-    let mut last = LAST_CHECKED.get();
-    last[kind as usize] = (address, releases);
-    LAST_CHECKED.set(last);
-}
-
-/// Takes a live handle of `kind` back (it is invalid from then on).
-fn unregister<T>(handle: *mut T, kind: Kind) -> Result<(), Error> {
-    let (null, unknown) = errors(kind);
-    if handle.is_null() {
-        return Err(null);
-    }
-    let entry = tagged(handle, kind).ok_or(unknown.clone())?;
-    let mut table = HANDLES.lock();
-    let handles = handles(&mut table);
-    if !handles.remove(&entry) {
-        return Err(unknown);
-    }
-    // Give memory back once mostly empty (amortised: the table has shrunk
-    // eightfold since it last grew), keeping a little.
-    if handles.capacity() > 1024 && handles.len() < handles.capacity() / 8 {
-        handles.shrink_to(handles.len() * 2);
-    }
-    RELEASES.fetch_add(1, Ordering::Release);
-    Ok(())
-}
-
-/// Holds the handle table across `fork()`, so that a child never inherits
-/// it locked by a thread that does not exist there.
-fn install_fork_handlers() {
-    static ONCE: Once = Once::new();
-    extern "C" fn prepare() {
-        std::mem::forget(HANDLES.lock());
-    }
-    extern "C" fn release() {
-        // SAFETY: `prepare` took the lock and forgot its guard; this
-        // runs once after it, in the parent or in the child.
-        unsafe { HANDLES.force_unlock() };
-    }
-    ONCE.call_once(|| {
-        // SAFETY: registers `extern "C"` functions that never unwind.
-        unsafe { libc::pthread_atfork(Some(prepare), Some(release), Some(release)) };
-    });
-}
 
 thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
@@ -353,13 +268,16 @@ unsafe extern "C" fn core_arena_is_dual_mapped(arena: *const CoreArena) -> c_int
         check(arena, Kind::Arena)?;
         // SAFETY: a live handle from `core_arena_acquire` (checked above).
         let arena = unsafe { &*arena };
-        Ok(c_int::from(arena.arena.is_dual_mapped()))
+        Ok(c_int::from(arena.arena.strategy() == Strategy::DualMap))
     })
 }
 
 unsafe extern "C" fn core_arena_debugger(arena: *const CoreArena) -> c_int {
-    // SAFETY: the shim passes a live handle from `core_arena_acquire`.
-    unsafe { arena.as_ref() }.map_or(0, |a| c_int::from(a.debugger))
+    guard(0, || {
+        check(arena, Kind::Arena)?;
+        // SAFETY: a live handle from `core_arena_acquire` (checked above).
+        Ok(c_int::from(unsafe { &*arena }.debugger))
+    })
 }
 
 unsafe extern "C" fn core_object_new(arena: *mut CoreArena) -> *mut ObjectCore {
@@ -426,13 +344,13 @@ unsafe extern "C" fn core_object_allocate(
     })
 }
 
-unsafe extern "C" fn core_object_mark_mapped(object: *mut ObjectCore) {
+unsafe extern "C" fn core_object_placed(object: *mut ObjectCore) {
     if object.is_null() {
         return;
     }
     guard((), || {
         // SAFETY: see `object_mut`.
-        unsafe { object_mut(object) }?.mark_mapped();
+        unsafe { object_mut(object) }?.sections_placed();
         Ok(())
     })
 }
@@ -498,10 +416,12 @@ pub unsafe extern "C" fn jitmm_config_init(config: *mut jitmm_config) {
     }
 }
 
-/// Copies the process-wide counters; 0 on success, -1 if `out` is NULL.
+/// Copies the process-wide counters; 0 on success, -1 if `out` is NULL or
+/// `out->size` is not `sizeof(jitmm_stats)` (then nothing else is written).
 ///
 /// # Safety
-/// `out` must be NULL or point to writable memory for a `jitmm_stats`.
+/// `out` must be NULL or point to writable memory for a `jitmm_stats` whose
+/// `size` field is set.
 #[no_mangle]
 pub unsafe extern "C" fn jitmm_stats_get(out: *mut Stats) -> c_int {
     // SAFETY: guaranteed by the caller.
@@ -510,8 +430,12 @@ pub unsafe extern "C" fn jitmm_stats_get(out: *mut Stats) -> c_int {
             set_error("jitmm_stats_get: out is NULL");
             -1
         }
+        Some(out) if out.size != size_of::<Stats>() as u64 => {
+            set_error("jitmm_stats_get: out->size is not sizeof(jitmm_stats)");
+            -1
+        }
         Some(out) => guard(-1, || {
-            *out = crate::stats();
+            *out = registry::stats();
             Ok(0)
         }),
     }
@@ -522,7 +446,7 @@ pub unsafe extern "C" fn jitmm_stats_get(out: *mut Stats) -> c_int {
 #[no_mangle]
 pub extern "C" fn jitmm_trim() {
     let _ = guard(-1, || {
-        crate::trim();
+        registry::trim();
         Ok(0)
     });
 }
@@ -636,7 +560,7 @@ mod tests {
             core_set_last_error(c"".as_ptr());
             (CORE_API.object_free)(object);
             assert!(last_error().contains("unknown object handle"));
-            (CORE_API.object_mark_mapped)(object);
+            (CORE_API.object_placed)(object);
             assert_eq!((CORE_API.object_wants_symbols)(object), 0);
             let mut section = CoreSection {
                 rw: std::ptr::null_mut(),
@@ -658,7 +582,7 @@ mod tests {
 
     #[test]
     fn a_second_reservation_replaces_the_first() {
-        if !crate::probe().dual_map {
+        if !crate::probe::probe().dual_map {
             return;
         }
         let config = jitmm_config {
@@ -696,5 +620,8 @@ mod tests {
         let mut stats = Stats::default();
         // SAFETY: a valid out pointer.
         assert_eq!(unsafe { jitmm_stats_get(&mut stats) }, 0);
+        stats.size += 8;
+        // SAFETY: as above; a size of another layout is the case under test.
+        assert_eq!(unsafe { jitmm_stats_get(&mut stats) }, -1);
     }
 }

@@ -19,9 +19,7 @@
 
 use std::cell::RefCell;
 
-use crate::error::Errno;
-
-pub use super::Op;
+pub use super::{Errno, Op, Prot};
 
 #[derive(Default)]
 struct State {

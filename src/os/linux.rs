@@ -1,14 +1,14 @@
 //! Linux: anonymous reservations, memfd dual views, hole punching, membarrier.
 
 use std::ffi::CStr;
-use std::os::fd::RawFd;
+use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use super::fault::{self, Op};
-use super::Prot;
-use crate::error::Errno;
+use super::{Errno, Prot};
 use crate::stats::{bump, COUNTERS};
 
 fn prot_bits(prot: Prot) -> libc::c_int {
@@ -21,7 +21,7 @@ fn prot_bits(prot: Prot) -> libc::c_int {
 }
 
 /// The kernel's page size, read once.
-pub fn page_size() -> usize {
+pub(crate) fn page_size() -> usize {
     static PAGE: OnceLock<usize> = OnceLock::new();
     // SAFETY: sysconf has no preconditions.
     *PAGE.get_or_init(|| unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize)
@@ -45,7 +45,7 @@ fn check(rc: libc::c_int) -> Result<(), Errno> {
 }
 
 /// Reserves `len` bytes of address space: no access, no commit charge.
-pub fn reserve(len: usize) -> Result<*mut u8, Errno> {
+pub(crate) fn reserve(len: usize) -> Result<*mut u8, Errno> {
     fault::check(Op::Reserve)?;
     // SAFETY: a fresh anonymous mapping at a kernel-chosen address touches no
     // existing memory.
@@ -66,7 +66,7 @@ pub fn reserve(len: usize) -> Result<*mut u8, Errno> {
 /// # Safety
 /// The range must lie inside a reservation owned by the caller, and nothing
 /// may use memory in it afterwards.
-pub unsafe fn unreserve(addr: *mut u8, len: usize) -> Result<(), Errno> {
+pub(crate) unsafe fn unreserve(addr: *mut u8, len: usize) -> Result<(), Errno> {
     fault::check(Op::Unreserve)?;
     // SAFETY: MAP_FIXED replaces only the caller-owned range (precondition).
     check_map(unsafe {
@@ -86,7 +86,7 @@ pub unsafe fn unreserve(addr: *mut u8, len: usize) -> Result<(), Errno> {
 ///
 /// # Safety
 /// The range must be a mapping owned by the caller that nothing uses any more.
-pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
+pub(crate) unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
     fault::check(Op::Unmap)?;
     bump(&COUNTERS.munmap, 1);
     // SAFETY: the caller owns the range and nothing refers to it (precondition).
@@ -98,7 +98,7 @@ pub unsafe fn unmap(addr: *mut u8, len: usize) -> Result<(), Errno> {
 /// # Safety
 /// The range must lie inside a reservation owned by the caller and hold no
 /// live data.
-pub unsafe fn map_anon_fixed(addr: *mut u8, len: usize, prot: Prot) -> Result<(), Errno> {
+pub(crate) unsafe fn map_anon_fixed(addr: *mut u8, len: usize, prot: Prot) -> Result<(), Errno> {
     fault::check(Op::MapAnonFixed)?;
     // SAFETY: MAP_FIXED replaces only the caller-owned range (precondition).
     check_map(unsafe {
@@ -119,14 +119,14 @@ pub unsafe fn map_anon_fixed(addr: *mut u8, len: usize, prot: Prot) -> Result<()
 /// # Safety
 /// The range must lie inside a reservation owned by the caller and hold no
 /// live data; `fd` must be at least `offset + len` long.
-pub unsafe fn map_shared_fixed(
+pub(crate) unsafe fn map_shared_fixed(
     addr: *mut u8,
     len: usize,
     prot: Prot,
-    fd: RawFd,
+    fd: BorrowedFd<'_>,
     offset: usize,
 ) -> Result<(), Errno> {
-    fault::check(Op::MapSharedFixed)?;
+    fault::check(Op::MapSharedFixed(prot))?;
     // SAFETY: MAP_FIXED replaces only the caller-owned range (precondition).
     check_map(unsafe {
         libc::mmap(
@@ -134,7 +134,7 @@ pub unsafe fn map_shared_fixed(
             len,
             prot_bits(prot),
             libc::MAP_SHARED | libc::MAP_FIXED,
-            fd,
+            fd.as_raw_fd(),
             offset as libc::off_t,
         )
     })
@@ -142,7 +142,12 @@ pub unsafe fn map_shared_fixed(
 }
 
 /// Maps `len` bytes of `fd` at `offset` shared, at an address the kernel picks.
-pub fn map_shared(len: usize, prot: Prot, fd: RawFd, offset: usize) -> Result<*mut u8, Errno> {
+pub(crate) fn map_shared(
+    len: usize,
+    prot: Prot,
+    fd: BorrowedFd<'_>,
+    offset: usize,
+) -> Result<*mut u8, Errno> {
     fault::check(Op::MapShared)?;
     // SAFETY: a new mapping at a kernel-chosen address touches no existing memory.
     check_map(unsafe {
@@ -151,7 +156,7 @@ pub fn map_shared(len: usize, prot: Prot, fd: RawFd, offset: usize) -> Result<*m
             len,
             prot_bits(prot),
             libc::MAP_SHARED,
-            fd,
+            fd.as_raw_fd(),
             offset as libc::off_t,
         )
     })
@@ -162,8 +167,8 @@ pub fn map_shared(len: usize, prot: Prot, fd: RawFd, offset: usize) -> Result<*m
 /// # Safety
 /// The range must be mapped and owned by the caller; removing access from
 /// memory that is still in use makes later accesses fault.
-pub unsafe fn protect(addr: *mut u8, len: usize, prot: Prot) -> Result<(), Errno> {
-    fault::check(Op::Protect)?;
+pub(crate) unsafe fn protect(addr: *mut u8, len: usize, prot: Prot) -> Result<(), Errno> {
+    fault::check(Op::Protect(prot))?;
     bump(&COUNTERS.mprotect, 1);
     // SAFETY: the caller owns the range (precondition).
     check(unsafe { libc::mprotect(addr.cast(), len, prot_bits(prot)) })
@@ -173,7 +178,7 @@ pub unsafe fn protect(addr: *mut u8, len: usize, prot: Prot) -> Result<(), Errno
 ///
 /// # Safety
 /// The range must be mapped and owned by the caller.
-pub unsafe fn dont_fork(addr: *mut u8, len: usize) -> Result<(), Errno> {
+pub(crate) unsafe fn dont_fork(addr: *mut u8, len: usize) -> Result<(), Errno> {
     fault::check(Op::DontFork)?;
     bump(&COUNTERS.madvise, 1);
     // SAFETY: advice on a caller-owned mapping (precondition).
@@ -185,71 +190,58 @@ pub unsafe fn dont_fork(addr: *mut u8, len: usize) -> Result<(), Errno> {
 /// # Safety
 /// The range must be a private anonymous mapping owned by the caller whose
 /// contents are no longer needed.
-pub unsafe fn discard_anon(addr: *mut u8, len: usize) -> Result<(), Errno> {
+pub(crate) unsafe fn discard_anon(addr: *mut u8, len: usize) -> Result<(), Errno> {
     fault::check(Op::DiscardAnon)?;
     bump(&COUNTERS.madvise, 1);
     // SAFETY: the caller owns the range and gives up its contents (precondition).
     check(unsafe { libc::madvise(addr.cast(), len, libc::MADV_DONTNEED) })
 }
 
-/// Frees the file pages behind `[offset, offset+len)` of `fd`; every view of
-/// them then reads as zero.
-pub fn punch_hole(fd: RawFd, offset: usize, len: usize) -> Result<(), Errno> {
+/// Frees the file pages behind `range` (file offsets) of `fd`; every view
+/// of them then reads as zero.
+pub(crate) fn punch_hole(fd: BorrowedFd<'_>, range: Range<usize>) -> Result<(), Errno> {
     fault::check(Op::PunchHole)?;
     bump(&COUNTERS.fallocate, 1);
     // SAFETY: fallocate on a file descriptor touches no process memory.
     check(unsafe {
         libc::fallocate(
-            fd,
+            fd.as_raw_fd(),
             libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-            offset as libc::off_t,
-            len as libc::off_t,
+            range.start as libc::off_t,
+            range.len() as libc::off_t,
         )
     })
 }
 
 /// A new anonymous memory file of `len` bytes (sparse), close-on-exec.
-pub fn memfd(name: &CStr, len: usize) -> Result<RawFd, Errno> {
+pub(crate) fn memfd(name: &CStr, len: usize) -> Result<OwnedFd, Errno> {
     fault::check(Op::MemfdCreate)?;
     // SAFETY: `name` is a valid C string.
     let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
         return Err(Errno::last());
     }
-    let sized = fault::check(Op::Ftruncate).and_then(|()| {
-        // SAFETY: `fd` is the descriptor just created.
-        check(unsafe { libc::ftruncate(fd, len as libc::off_t) })
-    });
-    if let Err(errno) = sized {
-        close(fd);
-        return Err(errno);
-    }
+    // SAFETY: `fd` was just created and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    fault::check(Op::Ftruncate)?;
+    // SAFETY: ftruncate on the descriptor just created touches no memory.
+    check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) })?;
     Ok(fd)
-}
-
-/// Closes a descriptor jitmm owns.
-pub fn close(fd: RawFd) {
-    // SAFETY: the caller owns `fd`; an error leaves nothing to clean up.
-    unsafe { libc::close(fd) };
 }
 
 /// Whether a memfd can be mapped both executable and writable (in two
 /// views); `Err` says which step the kernel or policy refused.
-pub fn probe_dual_map() -> Result<(), (&'static str, Errno)> {
+pub(crate) fn probe_dual_map() -> Result<(), (&'static str, Errno)> {
     let page = page_size();
     let fd = memfd(c"jitmm-probe", page).map_err(|e| ("memfd_create", e))?;
-    let result = (|| {
-        let rx = map_shared(page, Prot::ReadExec, fd, 0).map_err(|e| ("mmap RX view", e))?;
-        let rw = map_shared(page, Prot::ReadWrite, fd, 0);
-        // SAFETY: `rx` was mapped just above and nothing else uses it.
-        let _ = unsafe { unmap(rx, page) };
-        let rw = rw.map_err(|e| ("mmap RW view", e))?;
-        // SAFETY: as above, for `rw`.
-        let _ = unsafe { unmap(rw, page) };
-        Ok(())
-    })();
-    close(fd);
-    result
+    let rx = map_shared(page, Prot::ReadExec, fd.as_fd(), 0).map_err(|e| ("mmap RX view", e))?;
+    let rw = map_shared(page, Prot::ReadWrite, fd.as_fd(), 0);
+    // SAFETY: `rx` was mapped just above and nothing else uses it.
+    let _ = unsafe { unmap(rx, page) };
+    let rw = rw.map_err(|e| ("mmap RW view", e))?;
+    // SAFETY: as above, for `rw`.
+    let _ = unsafe { unmap(rw, page) };
+    Ok(())
 }
 
 const MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE: libc::c_int = 1 << 5;
@@ -268,7 +260,7 @@ fn membarrier(cmd: libc::c_int) -> Result<(), Errno> {
 /// Serialises the instruction stream of every thread of this process
 /// (`membarrier(PRIVATE_EXPEDITED_SYNC_CORE)`, registered on first use).
 /// `Err` when the kernel or a sandbox refuses (ENOSYS, EINVAL, EPERM).
-pub fn sync_core_all_threads() -> Result<(), Errno> {
+pub(crate) fn sync_core_all_threads() -> Result<(), Errno> {
     // 0: not tried, 1: registered, 2: refused
     static STATE: AtomicU8 = AtomicU8::new(0);
     static REFUSAL: OnceLock<Errno> = OnceLock::new();
@@ -288,43 +280,44 @@ pub fn sync_core_all_threads() -> Result<(), Errno> {
     membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE)
 }
 
-/// Counts the mappings in `/proc/self/maps` that overlap any of `ranges`
-/// (`(start, end)` pairs).
-pub fn count_vmas(ranges: &[(usize, usize)]) -> usize {
+/// Counts the mappings in `/proc/self/maps` that overlap any of `ranges`.
+pub(crate) fn count_vmas(ranges: &[Range<usize>]) -> usize {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return 0;
     };
     maps.lines()
         .filter_map(parse_maps_range)
-        .filter(|&(start, end)| ranges.iter().any(|&(lo, hi)| start < hi && lo < end))
+        .filter(|vma| {
+            ranges
+                .iter()
+                .any(|r| vma.start < r.end && r.start < vma.end)
+        })
         .count()
 }
 
-/// The `(start, end)` of one `/proc/self/maps` line.
-pub fn parse_maps_range(line: &str) -> Option<(usize, usize)> {
+/// The address range of one `/proc/self/maps` line.
+fn parse_maps_range(line: &str) -> Option<Range<usize>> {
     let range = line.split_whitespace().next()?;
     let (start, end) = range.split_once('-')?;
-    Some((
-        usize::from_str_radix(start, 16).ok()?,
-        usize::from_str_radix(end, 16).ok()?,
-    ))
+    Some(usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?)
 }
 
-/// Copies the data regions (holes stay holes) of `[offset, offset+len)` of
+/// Copies the data regions (holes stay holes) of `range` (file offsets) of
 /// file `from` into file `to` at the same offsets, reading the bytes through
 /// `view`, a readable mapping of that range of `from`.
 ///
 /// # Safety
-/// `view` must be a readable mapping of `len` bytes showing `from` at `offset`.
-pub unsafe fn copy_file_range_from_view(
-    from: RawFd,
-    to: RawFd,
+/// `view` must be a readable mapping of `range.len()` bytes showing `from`
+/// at `range.start`.
+pub(crate) unsafe fn copy_file_range_from_view(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
     view: *const u8,
-    offset: usize,
-    len: usize,
+    range: Range<usize>,
 ) -> Result<(), Errno> {
     fault::check(Op::CopyFile)?;
-    let end = offset + len;
+    let (offset, end) = (range.start, range.end);
+    let (from, to) = (from.as_raw_fd(), to.as_raw_fd());
     let mut pos = offset;
     while pos < end {
         // SAFETY: lseek on a descriptor we own.

@@ -29,17 +29,7 @@ pub fn init() {
 }
 
 pub fn config(strategy: Strategy) -> jitmm_config {
-    jitmm_config {
-        strategy: match strategy {
-            Strategy::Auto => 0,
-            Strategy::DualMap => 1,
-            Strategy::Mprotect => 2,
-        },
-        private_arena: 0,
-        reservation_size: 0,
-        perf_map: 0,
-        debugger: 0,
-    }
+    jitmm_config::from(&jitmm::Config::new().strategy(strategy))
 }
 
 /// Parses textual IR into a module of `ctx`.

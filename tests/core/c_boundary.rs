@@ -34,8 +34,7 @@ fn acquire(strategy: i32, private: bool) -> Handle {
         strategy,
         private_arena: i32::from(private),
         reservation_size: if private { 64 << 20 } else { 0 },
-        perf_map: 0,
-        debugger: 0,
+        ..jitmm_config::default()
     };
     // SAFETY: a valid config.
     let arena = unsafe { (CORE_API.arena_acquire)(&config) };
@@ -63,7 +62,7 @@ fn load(arena: Handle, fill: u8, size: usize) -> usize {
             std::ptr::write_bytes(out.rw, fill, size);
             sections.push(out.exec);
         }
-        (CORE_API.object_mark_mapped)(object);
+        (CORE_API.object_placed)(object);
         assert_eq!((CORE_API.object_finalize)(object), 0, "{}", last_error());
         for exec in sections {
             let bytes = std::slice::from_raw_parts(exec, size);

@@ -6,6 +6,7 @@ mod common;
 
 mod c_boundary;
 mod fork;
+mod layers;
 mod model;
 mod objects;
 mod perf_map;

@@ -213,7 +213,7 @@ fn probe_reports_a_usable_strategy() {
 
 /// Pages of `addr..addr + len` resident in memory, from mincore(2).
 fn resident_pages(addr: *const u8, len: usize) -> usize {
-    let page = jitmm::os::page_size();
+    let page = jitmm::test_support::page_size();
     let mut vec = vec![0u8; len.div_ceil(page)];
     // SAFETY: a page-aligned range of a live reservation, and a vector with
     // one byte per page.

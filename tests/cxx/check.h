@@ -46,7 +46,7 @@ static inline int summary() {
 
 // jitmm's process-wide counters now.
 static inline jitmm_stats stats() {
-  jitmm_stats s{};
+  jitmm_stats s = JITMM_STATS_INIT;
   jitmm_stats_get(&s);
   return s;
 }
