@@ -34,7 +34,7 @@ impl Arena {
     /// Reserves a new arena of `size` bytes (rounded up to blocks); `Auto`
     /// is resolved as for a [`Config`].
     pub fn new(size: usize, strategy: Strategy) -> Result<Arc<Arena>> {
-        let arena = Arc::new(Arena::reserve(size, config::resolve(strategy)?)?);
+        let arena = Arc::new(Arena::create(size, config::resolve(strategy)?)?);
         install_fork_handlers();
         all().push(Arc::downgrade(&arena));
         Ok(arena)

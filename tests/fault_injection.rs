@@ -248,7 +248,7 @@ fn every_op_of_the_core_is_reached() {
     ops.extend(fault::disarm());
     for op in [
         Op::Reserve,
-        Op::Unreserve,
+        Op::Decommit,
         Op::Unmap,
         Op::MapAnonFixed,
         // Views are mapped at fixed places (the RW mirror included); the

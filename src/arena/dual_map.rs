@@ -117,7 +117,7 @@ impl Views for DualMap {
             .map_err(os_error(STRATEGY, Op::MapSharedFixed(Prot::ReadWrite)))?;
         let undo = |e| {
             // SAFETY: `rw` is the view mapped above, not yet handed out.
-            let _ = unsafe { os::unreserve(rw, len) };
+            let _ = unsafe { os::decommit(rw, len) };
             e
         };
         // SAFETY: the RW view was just mapped and is ours alone.
@@ -183,7 +183,7 @@ impl Views for DualMap {
     fn unmap_span(&self, class: Class, base: usize, span: &Range<usize>) -> bool {
         if Self::shared(class) {
             // SAFETY: the span's RW view; the span is empty and being removed.
-            let unmapped = unsafe { os::unreserve(self.writable(span.start), span.len()) };
+            let unmapped = unsafe { os::decommit(self.writable(span.start), span.len()) };
             let _ = os::punch_hole(self.memfd.get(), span.clone());
             if unmapped.is_err() {
                 // The writable view stays (inside the mirror, unmapped with
@@ -191,7 +191,7 @@ impl Views for DualMap {
                 return false;
             }
         }
-        views::unreserve(base, span);
+        views::decommit(base, span);
         true
     }
 

@@ -66,7 +66,7 @@ impl Arena {
     /// Reserves an arena of `size` bytes (rounded up to blocks) with a
     /// concrete strategy. Not yet known to the process's registry: see
     /// [`Arena::new`].
-    pub(crate) fn reserve(size: usize, strategy: Strategy) -> Result<Arena> {
+    pub(crate) fn create(size: usize, strategy: Strategy) -> Result<Arena> {
         let too_large = Error::TooLarge {
             size,
             limit: usize::MAX,

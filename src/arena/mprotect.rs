@@ -88,7 +88,7 @@ impl Views for Mprotect {
     }
 
     fn unmap_span(&self, _class: Class, base: usize, span: &Range<usize>) -> bool {
-        views::unreserve(base, span);
+        views::decommit(base, span);
         true
     }
 

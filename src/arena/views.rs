@@ -112,8 +112,8 @@ pub(super) fn discard(addr: usize, len: usize) {
 }
 
 /// Returns a span of the reservation to PROT_NONE address space.
-pub(super) fn unreserve(base: usize, span: &Range<usize>) {
+pub(super) fn decommit(base: usize, span: &Range<usize>) {
     // SAFETY: the span's range of our reservation holds no live chunk.
     // Failure leaves it mapped and unused: the blocks can still be claimed.
-    let _ = unsafe { os::unreserve((base + span.start) as *mut u8, span.len()) };
+    let _ = unsafe { os::decommit((base + span.start) as *mut u8, span.len()) };
 }

@@ -66,8 +66,8 @@ pub(crate) fn reserve(len: usize) -> Result<*mut u8, Errno> {
 /// # Safety
 /// The range must lie inside a reservation owned by the caller, and nothing
 /// may use memory in it afterwards.
-pub(crate) unsafe fn unreserve(addr: *mut u8, len: usize) -> Result<(), Errno> {
-    fault::check(Op::Unreserve)?;
+pub(crate) unsafe fn decommit(addr: *mut u8, len: usize) -> Result<(), Errno> {
+    fault::check(Op::Decommit)?;
     // SAFETY: MAP_FIXED replaces only the caller-owned range (precondition).
     check_map(unsafe {
         libc::mmap(

@@ -34,7 +34,7 @@ pub enum Op {
     /// `mmap` of the PROT_NONE reservation (or of its RW mirror).
     Reserve,
     /// `mmap(MAP_FIXED)` of PROT_NONE over a range of the reservation.
-    Unreserve,
+    Decommit,
     /// `munmap`.
     Unmap,
     /// `mmap(MAP_FIXED)` of private anonymous memory (RW data, Mprotect blocks).
@@ -76,7 +76,7 @@ impl fmt::Display for Op {
         };
         match *self {
             Op::Reserve => f.write_str("mmap (reserve)"),
-            Op::Unreserve => f.write_str("mmap (unreserve)"),
+            Op::Decommit => f.write_str("mmap (decommit)"),
             Op::Unmap => f.write_str("munmap"),
             Op::MapAnonFixed => f.write_str("mmap (block)"),
             Op::MapSharedFixed(p) => write!(f, "mmap ({})", view(p)),
