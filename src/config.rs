@@ -2,7 +2,7 @@
 //! environment's switches, and the one place `Auto` becomes a strategy.
 
 use crate::error::{Error, Result};
-use crate::probe::{dual_map_support, probe};
+use crate::probe::{dual_map_support, flush_support, probe};
 use crate::strategy::Strategy;
 
 /// The environment variable that overrides [`Strategy::Auto`].
@@ -119,8 +119,15 @@ impl Config {
 
 /// The one place a strategy becomes concrete: `Auto` is what the probe
 /// found; `DualMap` where the probe found it refused is an error that says
-/// why, before any memory is reserved.
+/// why, before any memory is reserved; and where the instruction-cache
+/// flush fails, no strategy is offered at all.
 pub(crate) fn resolve(strategy: Strategy) -> Result<Strategy> {
+    if let Err(errno) = flush_support() {
+        return Err(Error::Unsupported {
+            strategy,
+            reason: format!("the instruction-cache flush is refused: {errno}"),
+        });
+    }
     match strategy {
         Strategy::Auto => Ok(probe().auto_strategy),
         Strategy::DualMap => match dual_map_support() {

@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 
 use crate::arena::{Arena, Chunk, Class};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Op, Result};
 use crate::icache;
 use crate::perf_map::{self, Symbol};
 use crate::stats::{bump, COUNTERS};
@@ -213,7 +213,8 @@ impl ObjectCore {
     /// Protections and instruction-cache coherence, in this order: the
     /// final protection of every chunk (Mprotect: `mprotect` code to RX and
     /// rodata to R); flush every code chunk through its executable address;
-    /// publish to other threads once.
+    /// publish to other threads once. A refused flush or publish is an
+    /// error: the code must not run.
     pub(crate) fn finalize(&mut self) -> Result<()> {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
@@ -227,14 +228,24 @@ impl ObjectCore {
         for chunk in &self.chunks {
             self.arena.protect_final(chunk)?;
         }
+        let os_error = |op| {
+            let strategy = self.arena.strategy();
+            move |errno| Error::Os {
+                op,
+                strategy,
+                errno,
+            }
+        };
         let mut flushed = false;
         for chunk in self.chunks.iter().filter(|c| c.class == Class::Code) {
             let (exec, _) = self.arena.addresses(chunk.class, chunk.range.start);
-            icache::flush(exec as *const u8, chunk.range.len());
+            // SAFETY: the chunk is mapped code of this object.
+            unsafe { icache::flush(exec as *const u8, chunk.range.len()) }
+                .map_err(os_error(Op::CacheFlush))?;
             flushed = true;
         }
         if flushed {
-            icache::publish();
+            icache::publish().map_err(os_error(Op::Membarrier))?;
         }
         self.finalized = true;
         bump(&COUNTERS.objects_finalized, 1);

@@ -21,10 +21,17 @@ pub struct Probe {
     pub auto_strategy: Strategy,
     /// How instruction caches are kept coherent on this architecture.
     pub icache_method: &'static str,
-    /// Whether other threads are synchronised with `membarrier` (false: the
-    /// documented fallback of `publish` in the icache module is in use, or the
-    /// architecture does not need it).
+    /// Whether other threads are synchronised with `membarrier` after a
+    /// finalize (false where the architecture needs no such step, or where
+    /// every membarrier is refused: freed code addresses are then never
+    /// handed out again).
     pub cross_thread_sync: bool,
+    /// How other threads are made to see new code.
+    pub cross_thread_method: &'static str,
+    /// Why the instruction-cache flush failed when tried (ARM, RISC-V and
+    /// MIPS ask the kernel; seccomp may refuse): no strategy can work then,
+    /// and making an arena fails with this reason.
+    pub flush_refusal: Option<String>,
     /// The default reservation size of an arena.
     pub reservation_size: usize,
 }
@@ -34,9 +41,24 @@ pub(crate) fn dual_map_support() -> Result<(), (&'static str, Errno)> {
     *RESULT.get_or_init(os::probe_dual_map)
 }
 
-/// Probes the OS once (later calls return the cached facts, except
-/// `cross_thread_sync`, which turns false once `membarrier` is refused).
+/// Whether the instruction-cache flush works here, tried once on a few
+/// bytes of this function's own code (flushing code leaves it as it is).
+pub(crate) fn flush_support() -> Result<(), Errno> {
+    static RESULT: OnceLock<Result<(), Errno>> = OnceLock::new();
+    *RESULT.get_or_init(|| {
+        let code = flush_support as *const u8;
+        // SAFETY: this function's code is mapped and readable.
+        unsafe { icache::flush(code, 4) }
+    })
+}
+
+/// Probes the OS and CPU once; later calls return the same facts.
 pub fn probe() -> Probe {
+    static PROBE: OnceLock<Probe> = OnceLock::new();
+    PROBE.get_or_init(probe_now).clone()
+}
+
+fn probe_now() -> Probe {
     let dual = dual_map_support();
     Probe {
         page_size: os::page_size(),
@@ -48,7 +70,11 @@ pub fn probe() -> Probe {
             Strategy::Mprotect
         },
         icache_method: icache::METHOD,
-        cross_thread_sync: icache::NEEDS_CROSS_THREAD_SYNC && !icache::publish_refused(),
+        cross_thread_sync: icache::NEEDS_CROSS_THREAD_SYNC && icache::reuses_code_addresses(),
+        cross_thread_method: icache::cross_thread_method(),
+        flush_refusal: flush_support()
+            .err()
+            .map(|errno| format!("cacheflush: {errno}")),
         reservation_size: crate::target::default_reservation_size(),
     }
 }

@@ -251,8 +251,7 @@ fn every_op_of_the_core_is_reached() {
         Op::Decommit,
         Op::Unmap,
         Op::MapAnonFixed,
-        // Views are mapped at fixed places (the RW mirror included); the
-        // floating `map_shared` is only used by the one-time probe.
+        // Views are mapped at fixed places (the RW mirror included).
         Op::MapSharedFixed(Prot::ReadWrite),
         Op::MapSharedFixed(Prot::ReadExec),
         Op::Protect(Prot::ReadExec),
@@ -263,5 +262,39 @@ fn every_op_of_the_core_is_reached() {
         Op::Ftruncate,
     ] {
         assert!(ops.contains(&op), "{op:?} never called: {ops:?}");
+    }
+}
+
+/// Where the kernel does the instruction-cache flush (ARM, RISC-V, MIPS),
+/// its refusal fails finalize with an error naming the flush, and no code
+/// is handed out.
+#[cfg(any(target_arch = "arm", target_arch = "riscv64", target_arch = "mips64"))]
+#[test]
+fn a_refused_flush_fails_finalize() {
+    let _g = serial();
+    jitmm::probe(); // cached before any fault, so it sees the real kernel
+    for strategy in [Strategy::DualMap, Strategy::Mprotect] {
+        let arena = Arena::new(ARENA_SIZE, strategy).unwrap();
+        drop(load_small(&arena, 1).unwrap()); // spans mapped: same calls from now on
+        fault::arm(None);
+        drop(load_small(&arena, 2).unwrap());
+        let calls = fault::disarm();
+        let flush = calls.iter().position(|&op| op == Op::CacheFlush);
+        let flush = flush.expect("finalize asks the kernel to flush");
+        fault::arm(Some((flush, Errno(libc::EPERM))));
+        let result = load_small(&arena, 3);
+        fault::disarm();
+        match result {
+            Err(Error::Os { op, errno, .. }) => {
+                assert_eq!(
+                    (op, errno),
+                    (Op::CacheFlush, Errno(libc::EPERM)),
+                    "{strategy:?}"
+                )
+            }
+            other => panic!("{strategy:?}: finalize with a refused flush gave {other:?}"),
+        }
+        assert_eq!(arena.live_objects(), 0, "{strategy:?}");
+        assert!(load_small(&arena, 4).is_ok(), "{strategy:?}: no recovery");
     }
 }

@@ -10,7 +10,11 @@ use super::Class;
 /// new one is rare; small enough that a JIT with little code maps little. A
 /// multiple of every page size and cache-colour alignment Linux uses
 /// (SHMLBA is at most 64 KiB), so block offsets are aligned for any view.
+/// Reservations start at a multiple of it, so every block's views are
+/// colour-aligned for `MAP_FIXED | MAP_SHARED` on every architecture.
 pub const BLOCK_SIZE: usize = 2 << 20;
+
+const _: () = assert!(BLOCK_SIZE % crate::os::MAX_SHMLBA == 0);
 
 /// Which blocks are taken, by index.
 #[derive(Debug)]

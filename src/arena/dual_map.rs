@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use super::views::{self, os_error, Views, GRANULE};
 use super::Class;
 use crate::error::{Op, Result};
-use crate::icache::TRAP_PATTERN;
+use crate::icache::{self, TRAP_PATTERN};
 use crate::os::{self, Prot, Reservation};
 use crate::strategy::Strategy;
 
@@ -66,7 +66,10 @@ pub(super) struct DualMap {
 
 impl DualMap {
     pub(super) fn new(size: usize) -> Result<DualMap> {
-        let mirror = Reservation::new(size).map_err(os_error(STRATEGY, Op::Reserve))?;
+        // Aligned as the reservation is, so both views of a span share its
+        // cache colour (see `BLOCK_SIZE`).
+        let mirror = Reservation::aligned(size, super::BLOCK_SIZE)
+            .map_err(|(op, errno)| os_error(STRATEGY, op)(errno))?;
         let fd = os::memfd(c"jitmm", size).map_err(os_error(STRATEGY, Op::MemfdCreate))?;
         Ok(DualMap {
             mirror,
@@ -152,20 +155,21 @@ impl Views for DualMap {
         // SAFETY: `rw` is the chunk's writable view, `len` bytes long, and
         // the chunk is ours until it rejoins the free list.
         let bytes = unsafe { std::slice::from_raw_parts_mut(rw, chunk.len()) };
-        if keep_resident {
-            fill_traps(bytes);
-            return Some(0);
-        }
         // Not to stay resident: whole pages go back to the OS now rather
         // than being filled first (which would touch every page, used or
         // not); the partial pages at the ends get traps.
-        let pages = super::residency::whole_pages(chunk, os::page_size());
+        let pages = match keep_resident {
+            true => 0..0,
+            false => super::residency::whole_pages(chunk, os::page_size()),
+        };
+        let exec = base + chunk.start;
         if pages.is_empty() {
-            fill_traps(bytes);
+            fill_traps(bytes, exec);
             return Some(0);
         }
-        fill_traps(&mut bytes[..pages.start - chunk.start]);
-        fill_traps(&mut bytes[pages.end - chunk.start..]);
+        let (head, tail) = (pages.start - chunk.start, pages.end - chunk.start);
+        fill_traps(&mut bytes[..head], exec);
+        fill_traps(&mut bytes[tail..], exec + tail);
         let released = pages.len();
         self.release(class, base, pages);
         Some(released)
@@ -233,9 +237,17 @@ impl Views for DualMap {
     }
 }
 
-/// Fills freed code with the architecture's trap instruction.
-fn fill_traps(bytes: &mut [u8]) {
+/// Fills freed code with the architecture's trap instruction, written
+/// through the writable view, and flushes it through `exec`, its executable
+/// address, so that a stale call traps rather than running the old code
+/// (where the caches are not coherent, unflushed traps would not be seen).
+/// Best effort: a flush the kernel refuses leaves the old code to a stale
+/// caller, and code is flushed again before anything new runs here.
+fn fill_traps(bytes: &mut [u8], exec: usize) {
     for (i, b) in bytes.iter_mut().enumerate() {
         *b = TRAP_PATTERN[i % TRAP_PATTERN.len()];
     }
+    // SAFETY: `exec` is the executable view of these bytes, mapped in our
+    // reservation.
+    let _ = unsafe { icache::flush(exec as *const u8, bytes.len()) };
 }

@@ -78,6 +78,12 @@ impl ClassHeap {
         self.live
     }
 
+    /// A freed chunk that never returns to the free list (see
+    /// `Arena::free`): no longer live, never handed out again.
+    pub(super) fn quarantine(&mut self, len: usize) {
+        self.live -= len;
+    }
+
     /// Every span, as arena offsets.
     pub(super) fn spans(&self) -> impl Iterator<Item = Range<usize>> + '_ {
         self.spans.0.iter().map(|(&start, s)| start..start + s.len)

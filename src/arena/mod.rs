@@ -30,7 +30,8 @@ mod views;
 pub use blocks::BLOCK_SIZE;
 pub use class::Class;
 
-use crate::error::{Error, Op, Result};
+use crate::error::{Error, Result};
+use crate::icache;
 use crate::os::{self, Reservation};
 use crate::stats::{self, bump, drop_by, COUNTERS};
 use crate::strategy::Strategy;
@@ -75,7 +76,8 @@ impl Arena {
             .max(BLOCK_SIZE)
             .checked_next_multiple_of(BLOCK_SIZE)
             .ok_or(too_large)?;
-        let reservation = Reservation::new(size).map_err(views::os_error(strategy, Op::Reserve))?;
+        let reservation = Reservation::aligned(size, BLOCK_SIZE)
+            .map_err(|(op, errno)| views::os_error(strategy, op)(errno))?;
         let views = views::new(strategy, size)?;
         bump(&COUNTERS.bytes_reserved, size as u64);
         let page = os::page_size();
@@ -226,16 +228,26 @@ impl Arena {
     /// `protected`: the chunk may have been given its final protection
     /// (finalize ran, even if it failed part way).
     pub(crate) fn free(&self, chunk: &Chunk, protected: bool) {
-        let Chunk { class, range } = chunk;
-        stats::live(*class as usize, -(range.len() as isize));
-        let keep = heap::keeps_resident(range.len());
-        let retired = self
-            .views
-            .retire(*class, self.base(), range, protected, keep);
+        let (class, range, base) = (chunk.class, &chunk.range, self.base());
+        stats::live(class as usize, -(range.len() as isize));
+        // Where nothing can make other threads drop instructions they
+        // fetched (every membarrier refused), freed code addresses are
+        // never handed out again, and their whole pages go back now.
+        let quarantine = class == Class::Code && !icache::reuses_code_addresses();
+        let keep = !quarantine && heap::keeps_resident(range.len());
+        let retired = self.views.retire(class, base, range, protected, keep);
         let Some(released) = retired else {
             return; // never to be reused
         };
-        let mut heap = self.heaps[*class as usize].lock();
+        let mut heap = self.heaps[class as usize].lock();
+        if quarantine {
+            heap.quarantine(range.len());
+            let pages = residency::whole_pages(range, self.page);
+            if released == 0 && !pages.is_empty() {
+                self.views.release(class, base, pages);
+            }
+            return;
+        }
         self.put_back(&mut heap, chunk, Origin::Freed { released });
     }
 

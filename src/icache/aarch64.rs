@@ -5,6 +5,7 @@ use std::arch::asm;
 use std::sync::OnceLock;
 
 use super::ctr_el0::{lines, CacheType};
+use crate::os::Errno;
 
 pub const METHOD: &str =
     "dc cvau / ic ivau by CTR_EL0 line size, isb; membarrier for other threads";
@@ -23,13 +24,19 @@ fn cache_type() -> CacheType {
     })
 }
 
-pub fn flush(exec: *const u8, len: usize) {
+/// # Safety
+/// `[exec, exec + len)` must be mapped memory of this process.
+pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
     let t = cache_type();
     let start = exec as usize;
-    if t.idc {
-        // SAFETY: a barrier has no memory-safety preconditions.
-        unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
-    } else {
+    // The code was stored through another alias (DualMap's writable view):
+    // complete those stores before the maintenance by the executable VA.
+    // The ARM ARM orders DC by VA after earlier stores to the same
+    // location; whether "the same location" covers another VA of the same
+    // physical page is not plainly said, and the barrier costs little.
+    // SAFETY: a barrier has no memory-safety preconditions.
+    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
+    if !t.idc {
         for line in lines(start, len, t.dcache_line) {
             // SAFETY: cache maintenance by VA on mapped, readable code memory
             // (the caller's range) does not change its contents.
@@ -48,4 +55,5 @@ pub fn flush(exec: *const u8, len: usize) {
     }
     // SAFETY: a context synchronisation has no memory-safety preconditions.
     unsafe { asm!("isb", options(nostack, preserves_flags)) };
+    Ok(())
 }

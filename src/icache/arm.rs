@@ -1,15 +1,21 @@
-//! 32-bit ARM: the kernel's `cacheflush` system call (cleans and invalidates
-//! for all cores; user space cannot do it itself).
+//! 32-bit ARM: the kernel's `cacheflush` system call (cleans the data cache
+//! and invalidates the instruction cache and branch predictor for the range,
+//! broadcast to every core: `v7_coherent_user_range`; user space cannot do
+//! it itself). Other threads: membarrier SYNC_CORE (arm selects it).
+
+use crate::os::{self, Errno};
 
 pub const METHOD: &str = "cacheflush syscall (__ARM_NR_cacheflush)";
-/// `udf #0` (ARM encoding), little-endian.
-pub const TRAP_PATTERN: &[u8] = &[0xf0, 0x00, 0xf0, 0xe7];
+/// `udf #0xfdee` in ARM state (`e7ffdefe`, what LLVM emits for a trap),
+/// which in Thumb state reads as `udf #0xfe` then `b` to the next `udf`:
+/// a stale call traps in either state instead of sliding into the
+/// neighbouring chunk.
+pub const TRAP_PATTERN: &[u8] = &[0xfe, 0xde, 0xff, 0xe7];
 pub const NEEDS_CROSS_THREAD_SYNC: bool = true;
 
-const ARM_NR_CACHEFLUSH: libc::c_long = 0x0f0002;
-
-pub fn flush(exec: *const u8, len: usize) {
+/// # Safety
+/// `[exec, exec + len)` must be mapped memory of this process.
+pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
     let start = exec as usize;
-    // SAFETY: cacheflush only performs cache maintenance on the given range.
-    unsafe { libc::syscall(ARM_NR_CACHEFLUSH, start, start + len, 0) };
+    os::flush_icache(start..start + len)
 }

@@ -1,15 +1,20 @@
 //! MIPS 64: the kernel's `cacheflush(addr, len, BCACHE)` system call, which
 //! writes back the data cache and invalidates the instruction cache on every
-//! CPU (user-mode `synci` would cover only the calling CPU).
+//! CPU (user-mode `synci` would cover only the calling CPU). The kernel has
+//! no membarrier SYNC_CORE for MIPS: other threads get
+//! `membarrier(PRIVATE_EXPEDITED)`, an IPI whose return to user mode is an
+//! `eret`, one of the instruction hazard barriers the MIPS64 manual names
+//! after `synci` (with `jr.hb` and `jalr.hb`), so no stale fetch survives.
+
+use crate::os::{self, Errno};
 
 pub const METHOD: &str = "cacheflush(addr, len, BCACHE) syscall (all CPUs)";
 /// `break 0`, little-endian.
 pub const TRAP_PATTERN: &[u8] = &[0x0d, 0x00, 0x00, 0x00];
 pub const NEEDS_CROSS_THREAD_SYNC: bool = true;
 
-const BCACHE: libc::c_int = 3;
-
-pub fn flush(exec: *const u8, len: usize) {
-    // SAFETY: cacheflush only performs cache maintenance on the given range.
-    unsafe { libc::syscall(libc::SYS_cacheflush, exec, len as libc::c_long, BCACHE) };
+/// # Safety
+/// `[exec, exec + len)` must be mapped memory of this process.
+pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
+    os::flush_icache(exec as usize..exec as usize + len)
 }

@@ -48,8 +48,7 @@ compile_error!(
     "jitmm: no instruction-cache backend for this architecture (add src/icache/<arch>.rs)"
 );
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
+use crate::os::{self, Errno, OtherThreads};
 use crate::stats::{bump, COUNTERS};
 
 /// How this architecture keeps instruction fetch coherent, for `probe()`.
@@ -59,37 +58,59 @@ pub const METHOD: &str = imp::METHOD;
 pub const TRAP_PATTERN: &[u8] = imp::TRAP_PATTERN;
 
 /// Whether other threads need a context synchronisation before they may run
-/// code written by this thread.
+/// code written by this thread (beyond what [`flush`] does).
 pub const NEEDS_CROSS_THREAD_SYNC: bool = imp::NEEDS_CROSS_THREAD_SYNC;
 
 /// Makes `len` bytes of code at executable address `exec` coherent for the
-/// calling thread's instruction fetch.
-pub fn flush(exec: *const u8, len: usize) {
+/// calling thread's instruction fetch (and, where the architecture's
+/// maintenance is broadcast, every other core's caches). `Err` when the
+/// kernel refused its part (ARM, RISC-V, MIPS): the code must not run.
+///
+/// # Safety
+/// `[exec, exec + len)` must be mapped memory of this process.
+pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
     if len == 0 {
-        return;
+        return Ok(());
     }
     bump(&COUNTERS.icache_flushes, 1);
-    imp::flush(exec, len);
+    // SAFETY: the range is mapped (precondition).
+    unsafe { imp::flush(exec, len) }?;
     valgrind::discard_translations(exec, len);
+    Ok(())
 }
 
-static PUBLISH_REFUSED: AtomicBool = AtomicBool::new(false);
-
-/// Publishes freshly flushed code to every thread of the process.
+/// Publishes freshly flushed code to every thread of the process, once per
+/// finalize: where the architecture needs it, every other thread goes
+/// through a context synchronisation (membarrier SYNC_CORE, else
+/// PRIVATE_EXPEDITED where that is one: MIPS, LoongArch), so a thread that
+/// later jumps to the new code cannot run instructions it fetched before.
 ///
-/// Where `membarrier` is refused (seccomp, gVisor, kernels before 4.16) jitmm
-/// falls back to the architecture's broadcast invalidation alone
-/// (AArch64 `ic ivau` is inner-shareable; RISC-V `riscv_flush_icache` already
-/// covers all harts): correct for code at addresses no other thread has run
-/// since they were last freed, which is what jitmm's allocator ensures for
-/// new objects. [`publish_refused`] reports the fallback.
-pub fn publish() {
-    if NEEDS_CROSS_THREAD_SYNC && crate::os::sync_core_all_threads().is_err() {
-        PUBLISH_REFUSED.store(true, Ordering::Relaxed);
+/// Where every membarrier is refused, nothing is sent, and the arena never
+/// hands out an address that held code again ([`reuses_code_addresses`]):
+/// new code then lies only where no thread ran code before.
+pub fn publish() -> Result<(), Errno> {
+    if !NEEDS_CROSS_THREAD_SYNC || matches!(os::other_threads(), OtherThreads::Refused(_)) {
+        return Ok(());
     }
+    os::sync_other_threads()
 }
 
-/// True once `membarrier` was refused and the fallback of [`publish`] is in use.
-pub fn publish_refused() -> bool {
-    PUBLISH_REFUSED.load(Ordering::Relaxed)
+/// Whether freed code addresses may be handed out again: always where no
+/// cross-thread step is needed, else only while [`publish`] has one.
+pub fn reuses_code_addresses() -> bool {
+    !NEEDS_CROSS_THREAD_SYNC || !matches!(os::other_threads(), OtherThreads::Refused(_))
+}
+
+/// How other threads are made to see new code, for `probe()`.
+pub fn cross_thread_method() -> &'static str {
+    if !NEEDS_CROSS_THREAD_SYNC {
+        return "none needed beyond the flush";
+    }
+    match os::other_threads() {
+        OtherThreads::SyncCore => "membarrier(PRIVATE_EXPEDITED_SYNC_CORE)",
+        OtherThreads::Expedited => "membarrier(PRIVATE_EXPEDITED): IPI and exception return",
+        OtherThreads::Refused(_) => {
+            "none (membarrier refused): freed code addresses are not reused"
+        }
+    }
 }

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use super::ctr_el0::lines;
 use super::line_size::from_reported;
+use crate::os::Errno;
 
 pub const METHOD: &str =
     "dcbst / sync / icbi / isync by AT_DCACHEBSIZE/AT_ICACHEBSIZE; membarrier for other threads";
@@ -34,7 +35,9 @@ fn line_sizes() -> (usize, usize) {
     })
 }
 
-pub fn flush(exec: *const u8, len: usize) {
+/// # Safety
+/// `[exec, exec + len)` must be mapped memory of this process.
+pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
     let (dline, iline) = line_sizes();
     let start = exec as usize;
     for line in lines(start, len, dline) {
@@ -50,4 +53,5 @@ pub fn flush(exec: *const u8, len: usize) {
     }
     // SAFETY: barriers have no memory-safety preconditions.
     unsafe { asm!("sync", "isync", options(nostack, preserves_flags)) };
+    Ok(())
 }

@@ -1,16 +1,21 @@
-//! RISC-V 64: `riscv_flush_icache(start, end, 0)` — flags 0 asks the kernel
-//! to make the range coherent on all harts (a local `fence.i` would cover
-//! only the calling hart, and a thread may migrate).
+//! RISC-V 64: `riscv_flush_icache(start, end, 0)`. Flags 0 (not
+//! `SYS_RISCV_FLUSH_ICACHE_LOCAL`) makes the kernel's `flush_icache_mm` run
+//! `fence.i` now on every hart running this process (SBI remote fence or
+//! IPI) and mark every other hart to run it before it next runs the
+//! process (`icache_stale_mask`, `flush_icache_deferred`): that covers
+//! other threads too, so no membarrier follows. A local `fence.i` would
+//! cover only the calling hart, and a thread may migrate.
 
-pub const METHOD: &str = "riscv_flush_icache(start, end, 0) (all harts)";
+use crate::os::{self, Errno};
+
+pub const METHOD: &str = "riscv_flush_icache(start, end, 0): fence.i on every hart of the process";
 /// `unimp` (c.unimp 0x0000 twice).
 pub const TRAP_PATTERN: &[u8] = &[0x00, 0x00, 0x00, 0x00];
-pub const NEEDS_CROSS_THREAD_SYNC: bool = true;
+pub const NEEDS_CROSS_THREAD_SYNC: bool = false;
 
-const SYS_RISCV_FLUSH_ICACHE: libc::c_long = 259;
-
-pub fn flush(exec: *const u8, len: usize) {
+/// # Safety
+/// `[exec, exec + len)` must be mapped memory of this process.
+pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
     let start = exec as usize;
-    // SAFETY: riscv_flush_icache performs cache maintenance only.
-    unsafe { libc::syscall(SYS_RISCV_FLUSH_ICACHE, start, start + len, 0) };
+    os::flush_icache(start..start + len)
 }

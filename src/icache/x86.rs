@@ -1,10 +1,16 @@
 //! x86 and x86-64: instruction fetch snoops the data caches, so a write is
-//! seen by the writing core's fetch after any branch; cross-modifying code on
-//! other cores is serialised by the jump to new code at a fresh address.
+//! seen by the writing core's fetch after any branch (Intel SDM Vol. 3A,
+//! 11.6 "Self-Modifying Code"). Other cores: see `NEEDS_CROSS_THREAD_SYNC`.
+
+use crate::os::Errno;
 
 pub const METHOD: &str = "none needed (coherent instruction cache)";
 /// `int3`.
 pub const TRAP_PATTERN: &[u8] = &[0xcc];
 pub const NEEDS_CROSS_THREAD_SYNC: bool = false;
 
-pub fn flush(_exec: *const u8, _len: usize) {}
+/// # Safety
+/// None needed; `unsafe` as every backend's flush.
+pub unsafe fn flush(_exec: *const u8, _len: usize) -> Result<(), Errno> {
+    Ok(())
+}

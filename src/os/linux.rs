@@ -4,11 +4,10 @@ use std::ffi::CStr;
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use super::fault::{self, Op};
-use super::{Errno, Prot};
+use super::{Errno, Prot, Reservation, MAX_SHMLBA};
 use crate::stats::{bump, COUNTERS};
 
 fn prot_bits(prot: Prot) -> libc::c_int {
@@ -141,27 +140,6 @@ pub(crate) unsafe fn map_shared_fixed(
     .map(drop)
 }
 
-/// Maps `len` bytes of `fd` at `offset` shared, at an address the kernel picks.
-pub(crate) fn map_shared(
-    len: usize,
-    prot: Prot,
-    fd: BorrowedFd<'_>,
-    offset: usize,
-) -> Result<*mut u8, Errno> {
-    fault::check(Op::MapShared)?;
-    // SAFETY: a new mapping at a kernel-chosen address touches no existing memory.
-    check_map(unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            len,
-            prot_bits(prot),
-            libc::MAP_SHARED,
-            fd.as_raw_fd(),
-            offset as libc::off_t,
-        )
-    })
-}
-
 /// Changes the protection of a range.
 ///
 /// # Safety
@@ -230,24 +208,49 @@ pub(crate) fn memfd(name: &CStr, len: usize) -> Result<OwnedFd, Errno> {
 }
 
 /// Whether a memfd can be mapped both executable and writable (in two
-/// views); `Err` says which step the kernel or policy refused.
+/// views), the way an arena maps a span: each view `MAP_FIXED` into a
+/// reservation aligned to [`MAX_SHMLBA`], at a nonzero file offset and the
+/// same distance from the reservation's start. `Err` says which step the
+/// kernel or policy refused.
 pub(crate) fn probe_dual_map() -> Result<(), (&'static str, Errno)> {
     let page = page_size();
-    let fd = memfd(c"jitmm-probe", page).map_err(|e| ("memfd_create", e))?;
-    let rx = map_shared(page, Prot::ReadExec, fd.as_fd(), 0).map_err(|e| ("mmap RX view", e))?;
-    let rw = map_shared(page, Prot::ReadWrite, fd.as_fd(), 0);
-    // SAFETY: `rx` was mapped just above and nothing else uses it.
-    let _ = unsafe { unmap(rx, page) };
-    let rw = rw.map_err(|e| ("mmap RW view", e))?;
-    // SAFETY: as above, for `rw`.
-    let _ = unsafe { unmap(rw, page) };
-    Ok(())
+    let (len, offset) = (2 * page, page);
+    let fd = memfd(c"jitmm-probe", len).map_err(|e| ("memfd_create", e))?;
+    let reserve = || Reservation::aligned(len, MAX_SHMLBA).map_err(|(_, e)| ("mmap (reserve)", e));
+    let (rx, rw) = (reserve()?, reserve()?);
+    // SAFETY: a page inside our own fresh reservation, holding nothing;
+    // the memfd is `len` bytes long.
+    unsafe {
+        map_shared_fixed(
+            (rx.start() + offset) as *mut u8,
+            page,
+            Prot::ReadExec,
+            fd.as_fd(),
+            offset,
+        )
+    }
+    .map_err(|e| ("mmap RX view", e))?;
+    // SAFETY: as above, in the other reservation.
+    unsafe {
+        map_shared_fixed(
+            (rw.start() + offset) as *mut u8,
+            page,
+            Prot::ReadWrite,
+            fd.as_fd(),
+            offset,
+        )
+    }
+    .map_err(|e| ("mmap RW view", e))?;
+    Ok(()) // both reservations, views and all, unmap on drop
 }
 
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 const MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE: libc::c_int = 1 << 5;
 const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: libc::c_int = 1 << 6;
 
 fn membarrier(cmd: libc::c_int) -> Result<(), Errno> {
+    fault::check(Op::Membarrier)?;
     // SAFETY: membarrier takes integers only and touches no process memory.
     let rc = unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) };
     if rc == 0 {
@@ -257,27 +260,79 @@ fn membarrier(cmd: libc::c_int) -> Result<(), Errno> {
     }
 }
 
-/// Serialises the instruction stream of every thread of this process
-/// (`membarrier(PRIVATE_EXPEDITED_SYNC_CORE)`, registered on first use).
-/// `Err` when the kernel or a sandbox refuses (ENOSYS, EINVAL, EPERM).
-pub(crate) fn sync_core_all_threads() -> Result<(), Errno> {
-    // 0: not tried, 1: registered, 2: refused
-    static STATE: AtomicU8 = AtomicU8::new(0);
-    static REFUSAL: OnceLock<Errno> = OnceLock::new();
-    match STATE.load(Ordering::Acquire) {
-        1 => {}
-        2 => return Err(*REFUSAL.get().unwrap_or(&Errno(libc::ENOSYS))),
-        _ => {
-            if let Err(errno) = membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) {
-                let _ = REFUSAL.set(errno);
-                STATE.store(2, Ordering::Release);
-                return Err(errno);
-            }
-            STATE.store(1, Ordering::Release);
-        }
-    }
+/// How this process can make every other thread go through a context
+/// synchronisation (see `crate::icache::publish`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OtherThreads {
+    /// `membarrier(PRIVATE_EXPEDITED_SYNC_CORE)`: the kernel serialises the
+    /// core of every CPU running a thread of the process before it returns
+    /// to user mode there.
+    SyncCore,
+    /// `membarrier(PRIVATE_EXPEDITED)`, where SYNC_CORE is not offered: an
+    /// IPI to every CPU running a thread of the process, which returns to it
+    /// through an exception return.
+    Expedited,
+    /// Neither is allowed (seccomp, gVisor, kernels before 4.14), with the
+    /// errno of the last registration tried.
+    Refused(Errno),
+}
+
+/// Registers for the strongest membarrier the kernel offers, once per
+/// process, and says which it was.
+pub(crate) fn other_threads() -> OtherThreads {
+    static METHOD: OnceLock<OtherThreads> = OnceLock::new();
+    *METHOD.get_or_init(
+        || match membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE) {
+            Ok(()) => OtherThreads::SyncCore,
+            Err(_) => match membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) {
+                Ok(()) => OtherThreads::Expedited,
+                Err(errno) => OtherThreads::Refused(errno),
+            },
+        },
+    )
+}
+
+/// Sends the membarrier registered by [`other_threads`]. `Err` when there
+/// is none, or the call failed (then it may work the next time: a failure
+/// after registration, such as ENOMEM, is not remembered).
+pub(crate) fn sync_other_threads() -> Result<(), Errno> {
+    let cmd = match other_threads() {
+        OtherThreads::SyncCore => MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE,
+        OtherThreads::Expedited => MEMBARRIER_CMD_PRIVATE_EXPEDITED,
+        OtherThreads::Refused(errno) => return Err(errno),
+    };
+    membarrier(cmd)?;
     bump(&COUNTERS.membarrier, 1);
-    membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE)
+    Ok(())
+}
+
+/// The kernel's instruction-cache maintenance of a code range, on the
+/// architectures where user space cannot do it alone: ARM `cacheflush`,
+/// RISC-V `riscv_flush_icache` (flags 0: every hart of the process), MIPS
+/// `cacheflush(BCACHE)`. The kernel's refusal is returned, never ignored.
+#[cfg(any(target_arch = "arm", target_arch = "riscv64", target_arch = "mips64"))]
+pub(crate) fn flush_icache(range: Range<usize>) -> Result<(), Errno> {
+    fault::check(Op::CacheFlush)?;
+    // SAFETY (each call): cache maintenance on a range of this process's
+    // memory; the kernel checks the range and changes no memory.
+    // `__ARM_NR_cacheflush(start, end, flags 0)`.
+    #[cfg(target_arch = "arm")]
+    // SAFETY: see above.
+    let rc = unsafe { libc::syscall(0x0f0002, range.start, range.end, 0) };
+    // `riscv_flush_icache(start, end, flags 0)`: flags 0, not
+    // SYS_RISCV_FLUSH_ICACHE_LOCAL, so every hart of the process.
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: see above.
+    let rc = unsafe { libc::syscall(259, range.start, range.end, 0) };
+    // `cacheflush(addr, len, BCACHE)`.
+    #[cfg(target_arch = "mips64")]
+    // SAFETY: see above.
+    let rc = unsafe { libc::syscall(libc::SYS_cacheflush, range.start, range.len(), 3) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
 }
 
 /// Counts the mappings in `/proc/self/maps` that overlap any of `ranges`.

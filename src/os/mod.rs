@@ -42,8 +42,6 @@ pub enum Op {
     /// `mmap(MAP_FIXED | MAP_SHARED)` of the memfd with this protection: the
     /// executable or read-only view, or (RW) the writable view in the mirror.
     MapSharedFixed(Prot),
-    /// `mmap(MAP_SHARED)` of a memfd at a kernel-chosen address (the probe).
-    MapShared,
     /// `mprotect` to this protection.
     Protect(Prot),
     /// `madvise(MADV_DONTFORK)`.
@@ -58,6 +56,11 @@ pub enum Op {
     Ftruncate,
     /// Copying a memfd's data into a new one (the rebuild after fork).
     CopyFile,
+    /// The kernel's instruction-cache flush of a code range (ARM, RISC-V,
+    /// MIPS).
+    CacheFlush,
+    /// `membarrier`, registering or publishing code to other threads.
+    Membarrier,
 }
 
 impl fmt::Display for Op {
@@ -80,7 +83,6 @@ impl fmt::Display for Op {
             Op::Unmap => f.write_str("munmap"),
             Op::MapAnonFixed => f.write_str("mmap (block)"),
             Op::MapSharedFixed(p) => write!(f, "mmap ({})", view(p)),
-            Op::MapShared => f.write_str("mmap (probe view)"),
             Op::Protect(p) => write!(f, "mprotect ({})", prot(p)),
             Op::DontFork => f.write_str("madvise (DONTFORK)"),
             Op::DiscardAnon => f.write_str("madvise (DONTNEED)"),
@@ -88,9 +90,19 @@ impl fmt::Display for Op {
             Op::MemfdCreate => f.write_str("memfd_create"),
             Op::Ftruncate => f.write_str("ftruncate"),
             Op::CopyFile => f.write_str("copy of the memfd (rebuild after fork)"),
+            Op::CacheFlush => f.write_str("instruction-cache flush (cacheflush)"),
+            Op::Membarrier => f.write_str("membarrier"),
         }
     }
 }
+
+/// The largest alignment Linux requires of `addr - offset` for a
+/// `MAP_FIXED | MAP_SHARED` mapping (SHMLBA: 64 KiB on LoongArch, up to
+/// that on MIPS with aliasing data caches, 16 KiB on ARMv6; a page
+/// elsewhere). Shared views at the same file offset and an address aligned
+/// to it have the same cache colour, which is also what makes flushing
+/// through one view correct for the other.
+pub(crate) const MAX_SHMLBA: usize = 64 << 10;
 
 /// Address space reserved with no access, unmapped when dropped.
 #[derive(Debug)]
@@ -99,12 +111,29 @@ pub(crate) struct Reservation {
 }
 
 impl Reservation {
-    /// Reserves `len` bytes at an address the kernel picks.
-    pub(crate) fn new(len: usize) -> Result<Reservation, Errno> {
-        let start = reserve(len)? as usize;
-        Ok(Reservation {
-            range: start..start + len,
-        })
+    /// Reserves `len` bytes starting at a multiple of `align` (a power of
+    /// two at least a page), at an address the kernel picks: `align` more
+    /// is reserved, then the ends beyond the aligned range are unmapped.
+    /// `Err` names the call that failed; nothing stays reserved then.
+    pub(crate) fn aligned(len: usize, align: usize) -> Result<Reservation, (Op, Errno)> {
+        let over = len
+            .checked_add(align)
+            .ok_or((Op::Reserve, Errno(libc::ENOMEM)))?;
+        let start = reserve(over).map_err(|e| (Op::Reserve, e))? as usize;
+        let range = aligned_within(start..start + over, len, align);
+        for end in [start..range.start, range.end..start + over] {
+            if end.is_empty() {
+                continue;
+            }
+            // SAFETY: an end of our own fresh reservation, unused.
+            if let Err(errno) = unsafe { unmap(end.start as *mut u8, end.len()) } {
+                // SAFETY: the whole reservation, ours and unused; a failure
+                // here too leaves inaccessible address space, nothing worse.
+                let _ = unsafe { unmap(start as *mut u8, over) };
+                return Err((Op::Unmap, errno));
+            }
+        }
+        Ok(Reservation { range })
     }
 
     /// The reserved addresses.
@@ -118,12 +147,43 @@ impl Reservation {
     }
 }
 
+/// The first `len` bytes of `space` that start at a multiple of `align`.
+fn aligned_within(space: Range<usize>, len: usize, align: usize) -> Range<usize> {
+    let start = space.start.next_multiple_of(align);
+    debug_assert!(start + len <= space.end);
+    start..start + len
+}
+
 impl Drop for Reservation {
     fn drop(&mut self) {
+        let Range { start, end } = self.range;
         // SAFETY: the reservation is ours and, being dropped, used by nobody
         // (every mapping inside it belongs to its owner, which is going).
         // An error leaves an inaccessible range behind: nothing to undo.
-        let _ = unsafe { unmap(self.range.start as *mut u8, self.range.len()) };
+        let _ = unsafe { unmap(start as *mut u8, end - start) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_start_colour_aligned() {
+        // A 64 KiB SHMLBA (LoongArch): both views of a span then share the
+        // colour of its file offset, as `MAP_FIXED | MAP_SHARED` requires.
+        assert_eq!(
+            aligned_within(0x1000..0x31000, 0x20000, MAX_SHMLBA),
+            0x10000..0x30000
+        );
+        assert_eq!(
+            aligned_within(0x10000..0x40000, 0x20000, MAX_SHMLBA),
+            0x10000..0x30000
+        );
+        let page = page_size();
+        let r = Reservation::aligned(4 * page, MAX_SHMLBA).unwrap();
+        assert_eq!(r.start() % MAX_SHMLBA, 0);
+        assert_eq!(r.range().len(), 4 * page);
     }
 }
 

@@ -122,6 +122,44 @@ fn freed_code_no_longer_runs() {
     }
 }
 
+/// 32-bit ARM: freed code traps in Thumb state too. The trap pattern's
+/// halfwords are `udf` and a branch to the next `udf` there, where an
+/// ARM-only `udf` would decode as an ordinary instruction and a branch back
+/// into the neighbouring chunk.
+#[cfg(target_arch = "arm")]
+#[test]
+fn freed_code_traps_in_thumb_state() {
+    for strategy in STRATEGIES {
+        let mut object = Object::new(&config(strategy)).unwrap();
+        let text = object.allocate(Class::Code, 64, 16).unwrap();
+        // movs r0, #42; bx lr (Thumb)
+        object.bytes_mut(text)[..4].copy_from_slice(&[0x2a, 0x20, 0x70, 0x47]);
+        let done = object.finalize().unwrap();
+        let thumb = done.exec_addr(text) as usize | 1;
+        // SAFETY: a Thumb function just finalized, entered with the Thumb bit.
+        let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(thumb) };
+        assert_eq!(f(), 42, "{strategy:?}");
+        drop(done);
+        let sig = signal_in_child(|| {
+            // A call that slides on instead of trapping ends here.
+            // SAFETY: alarm has no memory-safety preconditions.
+            unsafe { libc::alarm(5) };
+            // SAFETY: deliberately invalid: the code was freed.
+            let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(thumb) };
+            f();
+        });
+        // DualMap traps (`udf`); Mprotect's freed pages are not executable.
+        let expected = match strategy {
+            Strategy::DualMap => Some(libc::SIGILL),
+            _ => Some(libc::SIGSEGV),
+        };
+        assert_eq!(
+            sig, expected,
+            "{strategy:?}: a stale Thumb call did not trap"
+        );
+    }
+}
+
 /// A size no reservation can hold that still fits in `usize` (1 TiB on
 /// 64-bit targets, 3 GiB on 32-bit ones).
 fn beyond_any_reservation() -> usize {
