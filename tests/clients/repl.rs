@@ -86,10 +86,10 @@ extern sin(x)
 => 1
 => -4
 defined count(n)
-0
-2
-4
-6
+0.000000
+2.000000
+4.000000
+6.000000
 => 0
 defined twice(x)
 defined quad(x)
@@ -100,13 +100,14 @@ Hi
 => 0
 error: col 1: unknown function 'nosuch'
 error: col 1: twice takes 1 argument(s), 2 given
-error: col 15: unexpected end of input: expected an expression
+error: col 15: expected an expression, found ';'
 error: col 1: unknown variable 'foo'
 error: col 1: unknown variable 'y'
 error: no host function 'not_a_symbol_anywhere'
 => 1
 error: col 4: bad number \"1.2.3\"
-error: col 12: unexpected text after the entry (missing ';'?)
+=> 2
+error: col 12: expected an expression, found ')'
 error: printd is a host function and cannot be redefined
 => 3.5
 ";
