@@ -21,7 +21,11 @@ fn repl_binary() -> PathBuf {
     binary
 }
 
-fn run(args: &[&str], script: &str) -> String {
+/// The REPL's backends: every test of the language runs on each.
+pub const BACKENDS: [&str; 3] = ["mcjit", "orc-rtdyld", "orc-jitlink"];
+
+/// The REPL's output for `script` on its stdin.
+pub fn run(args: &[&str], script: &str) -> String {
     let mut child = Command::new(repl_binary())
         .args(args)
         .stdin(Stdio::piped())
@@ -112,12 +116,34 @@ error: printd is a host function and cannot be redefined
 => 3.5
 ";
 
+/// Runs `script` on each backend and checks its whole output.
+pub fn run_on_each_backend(script: &str, expected: &str) {
+    for backend in BACKENDS {
+        let out = run(&["--backend", backend], script);
+        assert_eq!(out, expected, "backend {backend}");
+    }
+}
+
+/// At the last `:stats` of `out`, jitmm holds one object for each live
+/// definition and nothing else: the code of every top-level expression run
+/// so far has been freed.
+pub fn assert_only_definitions_live(out: &str) {
+    let last = |prefix: &str| {
+        out.lines()
+            .filter(|l| l.starts_with(prefix))
+            .last()
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {out}"))
+    };
+    let objects = number_after(last("jitmm: objects live"), "objects live");
+    let counts = last("repl: definitions live");
+    let definitions = number_after(counts, "definitions live");
+    assert!(number_after(counts, "expressions run") > 0, "{counts}");
+    assert_eq!(objects, definitions, "{out}");
+}
+
 #[test]
 fn script_covering_every_construct_on_each_backend() {
-    for backend in ["mcjit", "orc-rtdyld", "orc-jitlink"] {
-        let out = run(&["--backend", backend], SCRIPT);
-        assert_eq!(out, EXPECTED, "backend {backend}");
-    }
+    run_on_each_backend(SCRIPT, EXPECTED);
 }
 
 #[test]
