@@ -345,7 +345,7 @@ fn native_picture(
 }
 
 /// The pictures in the REPL's output after the last `after`, each ended
-/// by `=> 0`.
+/// by `=> 0`, up to the first line that is neither.
 fn pictures_in(out: &str, after: &str) -> Vec<Vec<String>> {
     let start = out
         .rfind(after)
@@ -355,15 +355,16 @@ fn pictures_in(out: &str, after: &str) -> Vec<Vec<String>> {
     for line in out[start..].lines() {
         if line == "=> 0" {
             pictures.push(Vec::new());
-        } else if line.starts_with("defined ") || line.starts_with("jitmm: ") {
-            break;
-        } else {
+        } else if line.chars().all(|c| " .+*".contains(c)) {
             pictures
                 .last_mut()
                 .unwrap()
                 .push(line.trim_end().to_string());
+        } else {
+            break;
         }
     }
+    // The one after the last `=> 0`, which no picture filled.
     pictures.pop();
     pictures
 }
@@ -478,4 +479,24 @@ defined test(x)
 => 55
 ",
     );
+}
+
+/// The demo (`bash scripts/demo.sh`) pastes chapter 6's Mandelbrot as the
+/// tutorial writes it: it draws the first plot, and `:stats` after it shows
+/// only the definitions' objects live.
+#[test]
+fn the_demo_draws_chapter_6s_first_plot() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.txt");
+    for backend in BACKENDS {
+        let out = crate::repl::run(&["--backend", backend, "--script", demo], "");
+        let pictures = pictures_in(&out, "ready> mandel(-2.3, -1.3, 0.05, 0.07);\n");
+        assert_eq!(pictures.len(), 1, "{backend}: {out}");
+        assert_same_picture(
+            &pictures[0],
+            &native_picture(PLOTS[0], Orbit::FromC),
+            &format!("{backend}, the demo"),
+        );
+        assert!(out.contains("  ...>   mandelconverger(real, imag, 0, real, imag);\n"));
+        crate::repl::assert_only_definitions_live(&out);
+    }
 }
