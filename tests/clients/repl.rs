@@ -130,8 +130,8 @@ pub fn run_on_each_backend(script: &str, expected: &str) {
 pub fn assert_only_definitions_live(out: &str) {
     let last = |prefix: &str| {
         out.lines()
-            .filter(|l| l.starts_with(prefix))
-            .last()
+            .rev()
+            .find(|l| l.starts_with(prefix))
             .unwrap_or_else(|| panic!("no {prefix:?} line in {out}"))
     };
     let objects = number_after(last("jitmm: objects live"), "objects live");
