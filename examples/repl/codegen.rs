@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -181,20 +182,8 @@ impl<'ctx, 'a> Codegen<'ctx, 'a> {
                     .build_conditional_branch(test, then_bb, else_bb)
                     .map_err(llvm)?;
 
-                self.builder.position_at_end(then_bb);
-                let then_value = self.expr(then)?;
-                self.builder
-                    .build_unconditional_branch(merge_bb)
-                    .map_err(llvm)?;
-                let then_end = self.builder.get_insert_block().expect("inside a block");
-
-                self.builder.position_at_end(else_bb);
-                let else_value = self.expr(otherwise)?;
-                self.builder
-                    .build_unconditional_branch(merge_bb)
-                    .map_err(llvm)?;
-                let else_end = self.builder.get_insert_block().expect("inside a block");
-
+                let (then_value, then_end) = self.arm(then_bb, then, merge_bb)?;
+                let (else_value, else_end) = self.arm(else_bb, otherwise, merge_bb)?;
                 self.builder.position_at_end(merge_bb);
                 let phi = self.builder.build_phi(f64_type, "iftmp").map_err(llvm)?;
                 phi.add_incoming(&[(&then_value, then_end), (&else_value, else_end)]);
@@ -264,6 +253,24 @@ impl<'ctx, 'a> Codegen<'ctx, 'a> {
                 Ok(value)
             }
         }
+    }
+
+    /// One arm of an `if`: `expr` from `block` on, then a branch to
+    /// `merge`. Returns the value and the block it ends in (where the phi
+    /// takes it from: nested ifs and loops move on to blocks of their own).
+    fn arm(
+        &mut self,
+        block: BasicBlock<'ctx>,
+        expr: &Expr,
+        merge: BasicBlock<'ctx>,
+    ) -> Result<(FloatValue<'ctx>, BasicBlock<'ctx>)> {
+        self.builder.position_at_end(block);
+        let value = self.expr(expr)?;
+        self.builder
+            .build_unconditional_branch(merge)
+            .map_err(llvm)?;
+        let end = self.builder.get_insert_block().expect("inside a block");
+        Ok((value, end))
     }
 
     fn call(&mut self, callee: &str, args: &[Expr], pos: Pos) -> Result<FloatValue<'ctx>> {

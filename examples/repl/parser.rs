@@ -166,19 +166,25 @@ impl Parser<'_> {
         }
     }
 
-    /// The operator character after `binary` or `unary`.
-    fn operator_char(&mut self, kind: &str) -> ParseResult<(char, Pos)> {
-        match self.peek() {
-            Some(Spanned {
+    /// What follows `binary` or `unary` (`kind`) in a prototype: the
+    /// operator's character and, for a binary one, its precedence.
+    fn operator(&mut self, kind: &Token) -> ParseResult<Operator> {
+        let (op, pos) = match self.peek() {
+            Some(&Spanned {
                 token: Token::Char(c),
                 pos,
-            }) if is_operator_char(*c) => {
-                let found = (*c, *pos);
-                self.pos += 1;
-                Ok(found)
-            }
-            _ => self.expected(&format!("an operator character after '{kind}'")),
+            }) if is_operator_char(c) => (c, pos),
+            _ => return self.expected(&format!("an operator character after {}", describe(kind))),
+        };
+        self.pos += 1;
+        if *kind == Token::Unary {
+            return Ok(Operator::Unary(op));
         }
+        if let Some(why) = Operators::refuse_binary(op) {
+            self.refuse(pos, why);
+        }
+        let precedence = self.precedence();
+        Ok(Operator::Binary { op, precedence })
     }
 
     /// `binary| 5`: the precedence is optional.
@@ -200,37 +206,25 @@ impl Parser<'_> {
 
     /// `name(a b)` or `name(a, b)`; `binary| 5 (a b)`; `unary!(a)`.
     fn prototype(&mut self) -> ParseResult<Prototype> {
-        let (name, operator, name_pos) = match self.peek().cloned() {
-            Some(Spanned {
-                token: Token::Ident(name),
-                pos,
-            }) => {
+        const WHAT: &str = "a function name, 'binary' or 'unary'";
+        let Some(Spanned {
+            token,
+            pos: name_pos,
+        }) = self.peek().cloned()
+        else {
+            return self.expected(WHAT);
+        };
+        let (name, operator) = match token {
+            Token::Ident(name) => {
                 self.pos += 1;
-                (name, None, pos)
+                (name, None)
             }
-            Some(Spanned {
-                token: Token::Unary,
-                pos,
-            }) => {
+            Token::Unary | Token::Binary => {
                 self.pos += 1;
-                let (op, _) = self.operator_char("unary")?;
-                let operator = Operator::Unary(op);
-                (function_name(operator), Some(operator), pos)
+                let operator = self.operator(&token)?;
+                (function_name(operator), Some(operator))
             }
-            Some(Spanned {
-                token: Token::Binary,
-                pos,
-            }) => {
-                self.pos += 1;
-                let (op, op_pos) = self.operator_char("binary")?;
-                if let Some(why) = Operators::refuse_binary(op) {
-                    self.refuse(op_pos, why);
-                }
-                let precedence = self.precedence();
-                let operator = Operator::Binary { op, precedence };
-                (function_name(operator), Some(operator), pos)
-            }
-            _ => return self.expected("a function name, 'binary' or 'unary'"),
+            _ => return self.expected(WHAT),
         };
         self.expect(&Token::Char('('))?;
         let mut params = Vec::new();
@@ -507,6 +501,11 @@ mod tests {
         }
     }
 
+    /// The entry at `index` of `line` is a mistake at `(column, message)`.
+    fn assert_error(line: &str, ops: &Operators, index: usize, expected: (usize, &str)) {
+        assert_eq!(error(&parse_all(line, ops)[index]), expected, "{line}");
+    }
+
     fn error(parsed: &Parsed) -> (usize, &str) {
         match parsed {
             Parsed::Error(Diagnostic {
@@ -551,18 +550,9 @@ mod tests {
             panic!("{args:?}")
         };
         assert!(matches!(&**lhs, Expr::Call { callee, .. } if callee == "unary!"));
-        assert_eq!(
-            error(&parse_all("1 & 2", &ops)[1]),
-            (3, "unknown operator '&'")
-        );
-        assert_eq!(
-            error(&parse_all("*2", &ops)[0]),
-            (1, "'*' is not a unary operator")
-        );
-        assert_eq!(
-            error(&parse_all("2)", &ops)[1]),
-            (2, "expected an expression, found ')'")
-        );
+        assert_error("1 & 2", &ops, 1, (3, "unknown operator '&'"));
+        assert_error("*2", &ops, 0, (1, "'*' is not a unary operator"));
+        assert_error("2)", &ops, 1, (2, "expected an expression, found ')'"));
     }
 
     #[test]
@@ -573,13 +563,17 @@ mod tests {
         };
         assert_eq!(name, "x");
         assert!(matches!(*value, Expr::Binary { op: '+', .. }));
-        assert_eq!(
-            error(&parse_all("1 = 2", &ops)[0]),
-            (3, "the destination of '=' must be a variable")
+        assert_error(
+            "1 = 2",
+            &ops,
+            0,
+            (3, "the destination of '=' must be a variable"),
         );
-        assert_eq!(
-            error(&parse_all("def binary = 9 (a b) a", &ops)[0]),
-            (12, "'=' is assignment and cannot be redefined")
+        assert_error(
+            "def binary = 9 (a b) a",
+            &ops,
+            0,
+            (12, "'=' is assignment and cannot be redefined"),
         );
     }
 
