@@ -59,6 +59,8 @@ pub struct Prototype {
     pub name: String,
     pub params: Vec<String>,
     pub operator: Option<Operator>,
+    /// Where its name was written; none for prototypes the REPL makes.
+    pub pos: Option<Pos>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

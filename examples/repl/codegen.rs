@@ -287,6 +287,7 @@ impl<'ctx, 'a> Codegen<'ctx, 'a> {
             name: callee.to_string(),
             params: vec![String::new(); arity],
             operator: None,
+            pos: None,
         };
         let function = self.declare(&proto);
         let mut values = Vec::with_capacity(args.len());

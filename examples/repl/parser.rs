@@ -255,6 +255,7 @@ impl Parser<'_> {
             name,
             params,
             operator,
+            pos: Some(name_pos),
         })
     }
 

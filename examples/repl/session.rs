@@ -110,6 +110,14 @@ impl Session {
         e.describe(self.input.line())
     }
 
+    /// `message` about the entry that wrote `proto`, at its name.
+    fn at(&self, proto: &Prototype, message: String) -> String {
+        self.describe(&Diagnostic {
+            pos: proto.pos,
+            message,
+        })
+    }
+
     /// Every callable name with its arity (a definition wins over an extern
     /// of the same name). A snapshot, since loading code needs `&mut self`.
     fn arities(&self) -> HashMap<String, usize> {
@@ -130,12 +138,13 @@ impl Session {
         match entry {
             Entry::Extern(proto) => {
                 if proto.name == EXPR_NAME {
-                    return Err(format!("'{EXPR_NAME}' is reserved"));
+                    return Err(self.at(&proto, format!("'{EXPR_NAME}' is reserved")));
                 }
                 let known = self.defs.contains_key(&proto.name)
                     || host::functions().iter().any(|(n, _, _)| *n == proto.name);
                 if !known && !host_symbol_exists(&proto.name) {
-                    return Err(format!("no host function '{}'", proto.name));
+                    let message = format!("no host function '{}'", proto.name);
+                    return Err(self.at(&proto, message));
                 }
                 self.externs.insert(proto.name.clone(), proto.params.len());
                 Ok(Output::Extern(proto.signature()))
@@ -185,6 +194,7 @@ impl Session {
                 name: EXPR_NAME.into(),
                 params: Vec::new(),
                 operator: None,
+                pos: None,
             },
             body: expr,
         };
@@ -240,11 +250,12 @@ impl Session {
 
     fn define(&mut self, function: Function) -> Result<Output, String> {
         let name = function.proto.name.clone();
+        let refuse = |message| Err(self.at(&function.proto, message));
         if name == EXPR_NAME {
-            return Err(format!("'{EXPR_NAME}' is reserved"));
+            return refuse(format!("'{EXPR_NAME}' is reserved"));
         }
         if host::functions().iter().any(|(n, _, _)| *n == name) {
-            return Err(format!("{name} is a host function and cannot be redefined"));
+            return refuse(format!("{name} is a host function and cannot be redefined"));
         }
         // The new definition, then every function bound to the old one, in
         // definition order; arities seen by the codegen are the new ones.
@@ -252,7 +263,7 @@ impl Session {
         let mut new_callees = Vec::new();
         function.body.callees(&mut new_callees);
         if let Some(cycle) = dependents.iter().find(|d| new_callees.contains(d)) {
-            return Err(format!(
+            return refuse(format!(
                 "{name} would call {cycle}, which calls {name}: mutual recursion across definitions is not supported"
             ));
         }

@@ -107,12 +107,12 @@ error: col 1: twice takes 1 argument(s), 2 given
 error: col 15: expected an expression, found ';'
 error: col 1: unknown variable 'foo'
 error: col 1: unknown variable 'y'
-error: no host function 'not_a_symbol_anywhere'
+error: col 8: no host function 'not_a_symbol_anywhere'
 => 1
 error: col 4: bad number \"1.2.3\"
 => 2
 error: col 12: expected an expression, found ')'
-error: printd is a host function and cannot be redefined
+error: col 5: printd is a host function and cannot be redefined
 => 3.5
 ";
 

@@ -129,8 +129,8 @@ fn chapter_5_if_then_else_and_for() {
     let expected = format!(
         "\
 defined fib(x)
-error: no host function 'foo'
-error: no host function 'bar'
+error: col 8: no host function 'foo'
+error: col 8: no host function 'bar'
 error: col 22: unknown function 'foo'
 extern putchard(char)
 defined printstar(n)
