@@ -164,12 +164,21 @@ fn prompt(session: &Session) -> &'static str {
     }
 }
 
-/// Handles one line; false when the user asked to leave. Commands are
-/// read only between entries: inside one, a line may well start with `:`
-/// (the tutorial's sequencing operator).
+/// Whether `line` is a command (`:stats`) rather than Kaleidoscope: a
+/// colon and a letter, between entries. Inside an entry a line may well
+/// start with `:` (the tutorial's sequencing operator), and `:1` may be a
+/// user-defined unary operator's use.
+fn is_command(session: &Session, line: &str) -> bool {
+    let mut chars = line.trim_start().chars();
+    !session.is_pending()
+        && chars.next() == Some(':')
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+/// Handles one line; false when the user asked to leave.
 fn handle(session: &mut Session, line: &str) -> bool {
     let command = line.trim();
-    if session.is_pending() || !command.starts_with(':') {
+    if !is_command(session, line) {
         session.feed_line(line, |output| println!("{output}"));
     } else {
         match command {

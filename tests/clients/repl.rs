@@ -229,6 +229,23 @@ fn operators_variables_and_entries_over_lines_on_each_backend() {
     run_on_each_backend(LANGUAGE, LANGUAGE_EXPECTED);
 }
 
+/// Every character that can name an operator does, as a binary and as a
+/// unary one, on each backend: the functions that define them have names
+/// such as `binary@` and `unary"`, which every linker must take.
+#[test]
+fn every_operator_character_on_each_backend() {
+    let chars: Vec<char> = "!\"$%&'/:>?@[\\]^`{|}~".chars().collect();
+    let mut script = String::new();
+    let mut expected = String::new();
+    for c in &chars {
+        script += &format!("def binary{c} 7 (a b) a * 10 + b;\n3 {c} 4\n");
+        script += &format!("def unary{c}(v) v + 0.5;\n{c}1\n");
+        expected += &format!("defined binary{c}(a, b), precedence 7\n=> 34\n");
+        expected += &format!("defined unary{c}(v)\n=> 1.5\n");
+    }
+    run_on_each_backend(&script, &expected);
+}
+
 /// Redefining an operator recompiles its users and frees the old code:
 /// the objects live stay one per definition.
 #[test]
