@@ -42,7 +42,7 @@ entry continues on the next line (a lone ';' or Ctrl-C drops it).
   var a = 1, b in body       x = value (assignment; yields the value)
   def binary| 5 (a b) body   define a binary operator (precedence 1-100, default 30)
   def unary!(v) body         define a unary operator
-  :stats   jitmm's counters    :help   this text    :quit   leave
+  :stats   counters (jitmm's, the REPL's)    :help   this text    :quit   leave
 Unbounded recursion overflows the stack and ends the process, as in LLVM's tutorial.";
 
 /// The prompt for a new entry, and for the next line of an unfinished one.
