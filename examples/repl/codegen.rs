@@ -1,45 +1,23 @@
-//! LLVM IR for Kaleidoscope with inkwell: every value is a double.
+//! LLVM IR for Kaleidoscope with inkwell: every value is a double, and
+//! every variable (parameters, loop variables, `var`) a stack slot, so that
+//! `=` can assign any of them (the tutorial's chapter 7).
 
 use std::collections::HashMap;
 
+use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;
-use inkwell::values::{FloatValue, FunctionValue, ValueKind};
+use inkwell::values::{FloatValue, FunctionValue, PointerValue, ValueKind};
 use inkwell::FloatPredicate;
 
 use crate::ast::{Expr, Function, Prototype};
+use crate::diagnostic::{Diagnostic, Pos};
 
-/// A semantic error, at a column when one is known.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CodegenError {
-    pub col: Option<usize>,
-    pub message: String,
-}
+type Result<T> = std::result::Result<T, Diagnostic>;
 
-impl std::fmt::Display for CodegenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.col {
-            Some(col) => write!(f, "col {col}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-type Result<T> = std::result::Result<T, CodegenError>;
-
-fn error<T>(col: Option<usize>, message: impl Into<String>) -> Result<T> {
-    Err(CodegenError {
-        col,
-        message: message.into(),
-    })
-}
-
-fn llvm<E: std::fmt::Display>(e: E) -> CodegenError {
-    CodegenError {
-        col: None,
-        message: format!("LLVM: {e}"),
-    }
+fn llvm<E: std::fmt::Display>(e: E) -> Diagnostic {
+    Diagnostic::new(format!("LLVM: {e}"))
 }
 
 /// Builds one module holding one function.
@@ -49,7 +27,8 @@ pub struct Codegen<'ctx, 'a> {
     builder: Builder<'ctx>,
     /// Arity of every function that may be called.
     arities: &'a dyn Fn(&str) -> Option<usize>,
-    variables: HashMap<String, FloatValue<'ctx>>,
+    /// The stack slot of each variable in scope.
+    variables: HashMap<String, PointerValue<'ctx>>,
 }
 
 impl<'ctx, 'a> Codegen<'ctx, 'a> {
@@ -76,15 +55,17 @@ impl<'ctx, 'a> Codegen<'ctx, 'a> {
         for (param, name) in value.get_param_iter().zip(&function.proto.params) {
             let param = param.into_float_value();
             param.set_name(name);
-            self.variables.insert(name.clone(), param);
+            let slot = self.slot(name)?;
+            self.builder.build_store(slot, param).map_err(llvm)?;
+            self.variables.insert(name.clone(), slot);
         }
         let body = self.expr(&function.body)?;
         self.builder.build_return(Some(&body)).map_err(llvm)?;
         if !value.verify(false) {
-            return error(
-                None,
-                format!("internal error: invalid IR for {}", function.proto.name),
-            );
+            return Err(Diagnostic::new(format!(
+                "internal error: invalid IR for {}",
+                function.proto.name
+            )));
         }
         Ok(self.module)
     }
@@ -99,14 +80,73 @@ impl<'ctx, 'a> Codegen<'ctx, 'a> {
             .add_function(&proto.name, f64_type.fn_type(&params, false), None)
     }
 
+    /// A stack slot for a variable, at the top of the entry block, where
+    /// LLVM's mem2reg would find it.
+    fn slot(&self, name: &str) -> Result<PointerValue<'ctx>> {
+        let entry = self
+            .current_function()
+            .get_first_basic_block()
+            .expect("a function being built has an entry block");
+        let at_entry = self.context.create_builder();
+        match entry.get_first_instruction() {
+            Some(first) => at_entry.position_before(&first),
+            None => at_entry.position_at_end(entry),
+        }
+        at_entry
+            .build_alloca(self.context.f64_type(), name)
+            .map_err(llvm)
+    }
+
+    fn variable(&self, name: &str, pos: Pos) -> Result<PointerValue<'ctx>> {
+        self.variables
+            .get(name)
+            .copied()
+            .ok_or_else(|| Diagnostic::at(pos, format!("unknown variable '{name}'")))
+    }
+
+    /// Brings `name` into scope as `slot`; returns what it hid.
+    fn bind(&mut self, name: &str, slot: PointerValue<'ctx>) -> Option<PointerValue<'ctx>> {
+        self.variables.insert(name.to_string(), slot)
+    }
+
+    /// Ends the scope of `name`, bringing back what it hid.
+    fn unbind(&mut self, name: &str, hidden: Option<PointerValue<'ctx>>) {
+        match hidden {
+            Some(old) => self.variables.insert(name.to_string(), old),
+            None => self.variables.remove(name),
+        };
+    }
+
+    /// `value != 0`, as conditions are read.
+    fn truth(
+        &self,
+        value: FloatValue<'ctx>,
+        name: &str,
+    ) -> Result<inkwell::values::IntValue<'ctx>> {
+        let zero = self.context.f64_type().const_zero();
+        self.builder
+            .build_float_compare(FloatPredicate::ONE, value, zero, name)
+            .map_err(llvm)
+    }
+
     fn expr(&mut self, expr: &Expr) -> Result<FloatValue<'ctx>> {
         let f64_type = self.context.f64_type();
         match expr {
             Expr::Number(value) => Ok(f64_type.const_float(*value)),
-            Expr::Variable { name, col } => match self.variables.get(name) {
-                Some(v) => Ok(*v),
-                None => error(Some(*col), format!("unknown variable '{name}'")),
-            },
+            Expr::Variable { name, pos } => {
+                let slot = self.variable(name, *pos)?;
+                let value = self
+                    .builder
+                    .build_load(f64_type, slot, name)
+                    .map_err(llvm)?;
+                Ok(value.into_float_value())
+            }
+            Expr::Assign { name, pos, value } => {
+                let slot = self.variable(name, *pos)?;
+                let value = self.expr(value)?;
+                self.builder.build_store(slot, value).map_err(llvm)?;
+                Ok(value)
+            }
             Expr::Binary { op, lhs, rhs } => {
                 let l = self.expr(lhs)?;
                 let r = self.expr(rhs)?;
@@ -123,69 +163,27 @@ impl<'ctx, 'a> Codegen<'ctx, 'a> {
                     '/' => b.build_float_div(l, r, "div").map_err(llvm),
                     '<' => compare(FloatPredicate::ULT),
                     '>' => compare(FloatPredicate::UGT),
-                    other => error(None, format!("unknown operator '{other}'")),
+                    other => Err(Diagnostic::new(format!("unknown operator '{other}'"))),
                 }
             }
-            Expr::Call { callee, args, col } => {
-                let Some(arity) = (self.arities)(callee) else {
-                    return error(Some(*col), format!("unknown function '{callee}'"));
-                };
-                if arity != args.len() {
-                    return error(
-                        Some(*col),
-                        format!("{callee} takes {arity} argument(s), {} given", args.len()),
-                    );
-                }
-                let proto = Prototype {
-                    name: callee.clone(),
-                    params: vec![String::new(); arity],
-                };
-                let function = self.declare(&proto);
-                let mut values = Vec::with_capacity(args.len());
-                for arg in args {
-                    values.push(self.expr(arg)?.into());
-                }
-                let call = self
-                    .builder
-                    .build_call(function, &values, "call")
-                    .map_err(llvm)?;
-                match call.try_as_basic_value() {
-                    ValueKind::Basic(value) => Ok(value.into_float_value()),
-                    ValueKind::Instruction(_) => error(Some(*col), "call did not yield a value"),
-                }
-            }
+            Expr::Call { callee, args, pos } => self.call(callee, args, *pos),
             Expr::If {
                 cond,
                 then,
                 otherwise,
             } => {
                 let cond = self.expr(cond)?;
-                let b = &self.builder;
-                let zero = f64_type.const_zero();
-                let test = b
-                    .build_float_compare(FloatPredicate::ONE, cond, zero, "ifcond")
-                    .map_err(llvm)?;
+                let test = self.truth(cond, "ifcond")?;
                 let function = self.current_function();
                 let then_bb = self.context.append_basic_block(function, "then");
                 let else_bb = self.context.append_basic_block(function, "else");
                 let merge_bb = self.context.append_basic_block(function, "ifcont");
-                b.build_conditional_branch(test, then_bb, else_bb)
-                    .map_err(llvm)?;
-
-                self.builder.position_at_end(then_bb);
-                let then_value = self.expr(then)?;
                 self.builder
-                    .build_unconditional_branch(merge_bb)
+                    .build_conditional_branch(test, then_bb, else_bb)
                     .map_err(llvm)?;
-                let then_end = self.builder.get_insert_block().expect("inside a block");
 
-                self.builder.position_at_end(else_bb);
-                let else_value = self.expr(otherwise)?;
-                self.builder
-                    .build_unconditional_branch(merge_bb)
-                    .map_err(llvm)?;
-                let else_end = self.builder.get_insert_block().expect("inside a block");
-
+                let (then_value, then_end) = self.arm(then_bb, then, merge_bb)?;
+                let (else_value, else_end) = self.arm(else_bb, otherwise, merge_bb)?;
                 self.builder.position_at_end(merge_bb);
                 let phi = self.builder.build_phi(f64_type, "iftmp").map_err(llvm)?;
                 phi.add_incoming(&[(&then_value, then_end), (&else_value, else_end)]);
@@ -198,49 +196,111 @@ impl<'ctx, 'a> Codegen<'ctx, 'a> {
                 step,
                 body,
             } => {
-                // As in the tutorial: the body runs, then the step is added,
-                // then the condition (on the value before the step) decides.
+                // As in the tutorial: the body runs, then the step and the
+                // end condition are computed, then the variable is stepped;
+                // the condition decides whether the body runs again. The
+                // start value is computed before the variable is in scope.
+                let slot = self.slot(var)?;
                 let start = self.expr(start)?;
+                self.builder.build_store(slot, start).map_err(llvm)?;
                 let function = self.current_function();
-                let preheader = self.builder.get_insert_block().expect("inside a block");
                 let loop_bb = self.context.append_basic_block(function, "loop");
                 self.builder
                     .build_unconditional_branch(loop_bb)
                     .map_err(llvm)?;
                 self.builder.position_at_end(loop_bb);
-                let phi = self.builder.build_phi(f64_type, var).map_err(llvm)?;
-                phi.add_incoming(&[(&start, preheader)]);
-                let value = phi.as_basic_value().into_float_value();
-                let shadowed = self.variables.insert(var.clone(), value);
+                let hidden = self.bind(var, slot);
 
                 self.expr(body)?;
                 let step = match step {
                     Some(step) => self.expr(step)?,
                     None => f64_type.const_float(1.0),
                 };
+                let end = self.expr(cond)?;
+                let current = self.builder.build_load(f64_type, slot, var).map_err(llvm)?;
                 let next = self
                     .builder
-                    .build_float_add(value, step, "nextvar")
+                    .build_float_add(current.into_float_value(), step, "nextvar")
                     .map_err(llvm)?;
-                let end = self.expr(cond)?;
-                let zero = f64_type.const_zero();
-                let test = self
-                    .builder
-                    .build_float_compare(FloatPredicate::ONE, end, zero, "loopcond")
-                    .map_err(llvm)?;
-                let loop_end = self.builder.get_insert_block().expect("inside a block");
+                self.builder.build_store(slot, next).map_err(llvm)?;
+                let test = self.truth(end, "loopcond")?;
                 let after_bb = self.context.append_basic_block(function, "afterloop");
                 self.builder
                     .build_conditional_branch(test, loop_bb, after_bb)
                     .map_err(llvm)?;
-                phi.add_incoming(&[(&next, loop_end)]);
                 self.builder.position_at_end(after_bb);
-                match shadowed {
-                    Some(old) => self.variables.insert(var.clone(), old),
-                    None => self.variables.remove(var),
-                };
+                self.unbind(var, hidden);
                 Ok(f64_type.const_zero())
             }
+            Expr::Var { vars, body } => {
+                // Each initializer is computed before its variable is in
+                // scope (`var a = a in` reads the outer `a`), after the
+                // variables before it.
+                let mut hidden = Vec::with_capacity(vars.len());
+                for (name, init) in vars {
+                    let value = match init {
+                        Some(init) => self.expr(init)?,
+                        None => f64_type.const_zero(),
+                    };
+                    let slot = self.slot(name)?;
+                    self.builder.build_store(slot, value).map_err(llvm)?;
+                    hidden.push((name, self.bind(name, slot)));
+                }
+                let value = self.expr(body)?;
+                for (name, old) in hidden.into_iter().rev() {
+                    self.unbind(name, old);
+                }
+                Ok(value)
+            }
+        }
+    }
+
+    /// One arm of an `if`: `expr` from `block` on, then a branch to
+    /// `merge`. Returns the value and the block it ends in (where the phi
+    /// takes it from: nested ifs and loops move on to blocks of their own).
+    fn arm(
+        &mut self,
+        block: BasicBlock<'ctx>,
+        expr: &Expr,
+        merge: BasicBlock<'ctx>,
+    ) -> Result<(FloatValue<'ctx>, BasicBlock<'ctx>)> {
+        self.builder.position_at_end(block);
+        let value = self.expr(expr)?;
+        self.builder
+            .build_unconditional_branch(merge)
+            .map_err(llvm)?;
+        let end = self.builder.get_insert_block().expect("inside a block");
+        Ok((value, end))
+    }
+
+    fn call(&mut self, callee: &str, args: &[Expr], pos: Pos) -> Result<FloatValue<'ctx>> {
+        let Some(arity) = (self.arities)(callee) else {
+            return Err(Diagnostic::at(pos, format!("unknown function '{callee}'")));
+        };
+        if arity != args.len() {
+            return Err(Diagnostic::at(
+                pos,
+                format!("{callee} takes {arity} argument(s), {} given", args.len()),
+            ));
+        }
+        let proto = Prototype {
+            name: callee.to_string(),
+            params: vec![String::new(); arity],
+            operator: None,
+            pos: None,
+        };
+        let function = self.declare(&proto);
+        let mut values = Vec::with_capacity(args.len());
+        for arg in args {
+            values.push(self.expr(arg)?.into());
+        }
+        let call = self
+            .builder
+            .build_call(function, &values, "call")
+            .map_err(llvm)?;
+        match call.try_as_basic_value() {
+            ValueKind::Basic(value) => Ok(value.into_float_value()),
+            ValueKind::Instruction(_) => Err(Diagnostic::at(pos, "call did not yield a value")),
         }
     }
 

@@ -4,33 +4,50 @@
 //! cargo run --example repl -- [--backend mcjit|orc-rtdyld|orc-jitlink] [--memory-manager jitmm|llvm]
 //! ```
 //!
-//! Numbers are doubles; `+ - * / < >`; `if c then a else b`;
-//! `for i = start, cond, step in body`; `def name(args) body`;
-//! `extern name(args)` for host functions (libm's `sin`, `cos`, `sqrt`, …,
-//! and `putchard`, `printd`); `;` separates entries; `#` starts a comment.
-//! Each top-level expression is compiled into its own module, run, and its
-//! code freed at once; redefining a function frees the old code.
+//! The language of chapters 2 to 7 of the tutorial: numbers are doubles;
+//! `+ - * / < >`; `if c then a else b`; `for i = start, cond, step in body`;
+//! `def name(a b) body`; `extern name(a b)` for host functions (libm's
+//! `sin`, `cos`, `sqrt`, …, and `putchard`, `printd`); user-defined
+//! operators (`def binary| 5 (a b) …`, `def unary!(v) …`); `var a = 1 in …`
+//! and assignment `=`. Entries end at `;` or at the end of a line where they
+//! are complete, so the tutorial's definitions over several lines paste as
+//! they are; `#` starts a comment. Each top-level expression is compiled
+//! into its own module, run, and its code freed at once; redefining a
+//! function or an operator frees the old code.
 
 mod ast;
 mod backend;
 mod codegen;
+mod diagnostic;
+mod input;
 mod lexer;
+mod operators;
 mod parser;
 mod session;
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use backend::{Backend, Mcjit, MemoryManager, Orc, OrcLinker};
+use rustyline::error::ReadlineError;
 use session::Session;
 
 const HELP: &str = "\
-Kaleidoscope on jitmm. Entries end with ';' (or the end of the line).
-  def name(a, b) body      define a function (redefining frees the old code)
-  extern name(a)           declare a host function (sin, cos, sqrt, putchard, printd, ...)
-  expression               compile, run, print, free
-  if c then a else b       for i = start, cond[, step] in body
-  :stats   jitmm's counters    :help   this text    :quit   leave
+Kaleidoscope on jitmm: the language of LLVM's tutorial, chapters 2-7.
+An entry ends with ';' or with a line where it is complete; an unfinished
+entry continues on the next line (a lone ';' or Ctrl-C drops it).
+  def name(a b) body         define a function (redefining frees the old code)
+  extern name(a)             declare a host function (sin, cos, sqrt, putchard, printd, ...)
+  expression                 compile, run, print, free
+  if c then a else b         for i = start, cond[, step] in body
+  var a = 1, b in body       x = value (assignment; yields the value)
+  def binary| 5 (a b) body   define a binary operator (precedence 1-100, default 30)
+  def unary!(v) body         define a unary operator
+  :stats   counters (jitmm's, the REPL's)    :help   this text    :quit   leave
 Unbounded recursion overflows the stack and ends the process, as in LLVM's tutorial.";
+
+/// The prompt for a new entry, and for the next line of an unfinished one.
+const PROMPT: &str = "ready> ";
+const CONTINUE: &str = "  ...> ";
 
 struct Options {
     backend: String,
@@ -132,24 +149,62 @@ fn print_stats() {
     println!("process: rss_kib {rss}, vmas {vmas}");
 }
 
+fn print_counts(session: &Session) {
+    let (definitions, expressions) = session.counts();
+    println!(
+        "repl: definitions live {definitions} (an object each), top-level expressions run {expressions} (each freed on return)"
+    );
+}
+
+fn prompt(session: &Session) -> &'static str {
+    if session.is_pending() {
+        CONTINUE
+    } else {
+        PROMPT
+    }
+}
+
+/// Whether `line` is a command (`:stats`) rather than Kaleidoscope: a
+/// colon and a letter, between entries. Inside an entry a line may well
+/// start with `:` (the tutorial's sequencing operator), and `:1` may be a
+/// user-defined unary operator's use.
+fn is_command(session: &Session, line: &str) -> bool {
+    let mut chars = line.trim_start().chars();
+    !session.is_pending()
+        && chars.next() == Some(':')
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+}
+
 /// Handles one line; false when the user asked to leave.
 fn handle(session: &mut Session, line: &str) -> bool {
-    match line.trim() {
-        ":quit" | ":q" => return false,
-        ":help" => println!("{HELP}"),
-        ":stats" => print_stats(),
-        command if command.starts_with(':') => {
-            println!("error: unknown command {command} (:help lists them)")
-        }
-        _ => {
-            session.eval_line_with(line, |output| println!("{output}"));
+    let command = line.trim();
+    if !is_command(session, line) {
+        session.feed_line(line, |output| println!("{output}"));
+    } else {
+        match command {
+            ":quit" | ":q" => return false,
+            ":help" => println!("{HELP}"),
+            ":stats" => {
+                print_stats();
+                print_counts(session);
+            }
+            _ => println!("error: unknown command {command} (:help lists them)"),
         }
     }
     let _ = std::io::stdout().flush();
     true
 }
 
+/// The end of a run of input: an unfinished entry is an error.
+fn end_of_input(session: &mut Session) {
+    session.end_of_input(|output| println!("{output}"));
+    let _ = std::io::stdout().flush();
+}
+
 fn main() {
+    // SAFETY: restores the default action, so that a closed pipe ends the
+    // process quietly (`repl < script | head`) as it does other tools.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let options = parse_args().unwrap_or_else(|e| {
         eprintln!("repl: {e}");
         std::process::exit(2);
@@ -165,11 +220,12 @@ fn main() {
             std::process::exit(1);
         });
         for line in text.lines() {
-            println!("ready> {line}");
+            println!("{}{line}", prompt(&session));
             if !handle(&mut session, line) {
                 return;
             }
         }
+        end_of_input(&mut session);
     }
     if std::io::stdin().is_terminal() {
         println!(
@@ -180,18 +236,27 @@ fn main() {
             eprintln!("repl: cannot open the terminal");
             std::process::exit(1);
         };
-        while let Ok(line) = editor.readline("ready> ") {
-            let _ = editor.add_history_entry(line.as_str());
-            if !handle(&mut session, &line) {
-                break;
+        loop {
+            match editor.readline(prompt(&session)) {
+                Ok(line) => {
+                    let _ = editor.add_history_entry(line.as_str());
+                    if !handle(&mut session, &line) {
+                        return;
+                    }
+                }
+                Err(ReadlineError::Interrupted) if session.is_pending() => {
+                    session.discard_pending()
+                }
+                Err(_) => break,
             }
         }
     } else {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
             if !handle(&mut session, &line) {
-                break;
+                return;
             }
         }
     }
+    end_of_input(&mut session);
 }

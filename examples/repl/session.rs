@@ -1,8 +1,8 @@
-//! A REPL session: entries in, results out. Each `def` lives in a module of
+//! A REPL session: lines in, results out. Each `def` lives in a module of
 //! its own; each top-level expression is compiled into a module, run, and
-//! its code freed at once. Redefining a function recompiles every function
-//! that calls it (they were bound to the old code's address) and then frees
-//! the old code.
+//! its code freed at once. Redefining a function or an operator recompiles
+//! every function that calls it (they were bound to the old code's address)
+//! and then frees the old code.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,7 +11,9 @@ use inkwell::context::Context;
 use crate::ast::{Entry, Expr, Function, Prototype};
 use crate::backend::{host, Backend, Handle};
 use crate::codegen::Codegen;
-use crate::parser::parse_line;
+use crate::diagnostic::Diagnostic;
+use crate::input::Input;
+use crate::operators::Operators;
 
 /// What one entry produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,13 +48,13 @@ pub struct Session {
     defs: HashMap<String, Definition>,
     externs: HashMap<String, usize>,
     seq: u64,
+    operators: Operators,
+    input: Input,
+    /// Top-level expressions run (each compiled, run and freed).
+    expressions: u64,
 }
 
 const EXPR_NAME: &str = "__anon_expr";
-
-fn signature(proto: &Prototype) -> String {
-    format!("{}({})", proto.name, proto.params.join(", "))
-}
 
 impl Session {
     pub fn new(backend: Box<dyn Backend>) -> Session {
@@ -61,19 +63,59 @@ impl Session {
             defs: HashMap::new(),
             externs: HashMap::new(),
             seq: 0,
+            operators: Operators::new(),
+            input: Input::default(),
+            expressions: 0,
         }
     }
 
-    /// Evaluates one line of input (any number of `;`-separated entries),
-    /// handing each result to `emit` as soon as it is known (so that output
-    /// of the JIT code and results stay in order).
-    pub fn eval_line_with(&mut self, line: &str, mut emit: impl FnMut(Output)) {
-        for entry in parse_line(line) {
+    /// Reads one line of input and runs every entry it finishes, handing
+    /// each result to `emit` as soon as it is known (so that output of the
+    /// JIT code and results stay in order). An entry the line leaves
+    /// unfinished waits for the next lines.
+    pub fn feed_line(&mut self, line: &str, mut emit: impl FnMut(Output)) {
+        self.input.push_line(line);
+        while let Some(entry) = self.input.next(&self.operators) {
             emit(match entry {
-                Err(e) => Output::Error(format!("col {}: {}", e.col, e.message)),
+                Err(e) => Output::Error(self.describe(&e)),
                 Ok(entry) => self.eval(entry).unwrap_or_else(Output::Error),
             });
         }
+    }
+
+    /// Whether an entry is waiting for more lines.
+    pub fn is_pending(&self) -> bool {
+        self.input.is_pending()
+    }
+
+    /// The input has ended: reports an unfinished entry.
+    pub fn end_of_input(&mut self, mut emit: impl FnMut(Output)) {
+        if let Some(e) = self.input.finish(&self.operators) {
+            emit(Output::Error(self.describe(&e)));
+        }
+    }
+
+    /// Drops an unfinished entry (the user gave up on it).
+    pub fn discard_pending(&mut self) {
+        self.input.discard();
+    }
+
+    /// Live definitions (each one object) and top-level expressions run
+    /// (whose code is freed as soon as they return).
+    pub fn counts(&self) -> (usize, u64) {
+        (self.defs.len(), self.expressions)
+    }
+
+    fn describe(&self, e: &Diagnostic) -> String {
+        e.describe(self.input.line())
+    }
+
+    /// `message` about the entry that wrote `proto`, at its name.
+    fn at(&self, proto: &Prototype, message: String) -> String {
+        self.describe(&Diagnostic {
+            pos: proto.pos,
+            message,
+        })
     }
 
     /// Every callable name with its arity (a definition wins over an extern
@@ -96,15 +138,16 @@ impl Session {
         match entry {
             Entry::Extern(proto) => {
                 if proto.name == EXPR_NAME {
-                    return Err(format!("'{EXPR_NAME}' is reserved"));
+                    return Err(self.at(&proto, format!("'{EXPR_NAME}' is reserved")));
                 }
                 let known = self.defs.contains_key(&proto.name)
                     || host::functions().iter().any(|(n, _, _)| *n == proto.name);
                 if !known && !host_symbol_exists(&proto.name) {
-                    return Err(format!("no host function '{}'", proto.name));
+                    let message = format!("no host function '{}'", proto.name);
+                    return Err(self.at(&proto, message));
                 }
                 self.externs.insert(proto.name.clone(), proto.params.len());
-                Ok(Output::Extern(signature(&proto)))
+                Ok(Output::Extern(proto.signature()))
             }
             Entry::Def(function) => self.define(function),
             Entry::Expr(expr) => self.evaluate(expr),
@@ -121,7 +164,7 @@ impl Session {
         let context = Context::create();
         let module = Codegen::new(&context, &function.proto.name, arities)
             .function(function)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.describe(&e))?;
         let mut callees = Vec::new();
         function.body.callees(&mut callees);
         let imports: Vec<(String, usize)> = callees
@@ -150,6 +193,8 @@ impl Session {
             proto: Prototype {
                 name: EXPR_NAME.into(),
                 params: Vec::new(),
+                operator: None,
+                pos: None,
             },
             body: expr,
         };
@@ -160,6 +205,7 @@ impl Session {
         let run: extern "C" fn() -> f64 = unsafe { std::mem::transmute(address) };
         let value = run();
         self.backend.unload(handle);
+        self.expressions += 1;
         Ok(Output::Value(value))
     }
 
@@ -204,11 +250,12 @@ impl Session {
 
     fn define(&mut self, function: Function) -> Result<Output, String> {
         let name = function.proto.name.clone();
+        let refuse = |message| Err(self.at(&function.proto, message));
         if name == EXPR_NAME {
-            return Err(format!("'{EXPR_NAME}' is reserved"));
+            return refuse(format!("'{EXPR_NAME}' is reserved"));
         }
         if host::functions().iter().any(|(n, _, _)| *n == name) {
-            return Err(format!("{name} is a host function and cannot be redefined"));
+            return refuse(format!("{name} is a host function and cannot be redefined"));
         }
         // The new definition, then every function bound to the old one, in
         // definition order; arities seen by the codegen are the new ones.
@@ -216,7 +263,7 @@ impl Session {
         let mut new_callees = Vec::new();
         function.body.callees(&mut new_callees);
         if let Some(cycle) = dependents.iter().find(|d| new_callees.contains(d)) {
-            return Err(format!(
+            return refuse(format!(
                 "{name} would call {cycle}, which calls {name}: mutual recursion across definitions is not supported"
             ));
         }
@@ -236,7 +283,7 @@ impl Session {
             let context = Context::create();
             Codegen::new(&context, "check", &lookup)
                 .function(f)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| self.describe(&e))?;
         }
         // Old code goes first (ORC cannot hold two definitions of a name);
         // its callers are recompiled right after, before anything runs.
@@ -272,7 +319,11 @@ impl Session {
                 Err(e) => return Err(format!("{n}: {e} (definition dropped)")),
             }
         }
-        Ok(Output::Defined(signature(&self.defs[&name].function.proto)))
+        let proto = &self.defs[&name].function.proto;
+        if let Some(operator) = proto.operator {
+            self.operators.install(operator);
+        }
+        Ok(Output::Defined(proto.signature()))
     }
 }
 

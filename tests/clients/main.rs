@@ -1,5 +1,6 @@
 //! Programs built on jitmm as its users build them, run as child
-//! processes: the C and C++ clients, GDB on JIT code, and the REPL.
+//! processes: the C and C++ clients, GDB on JIT code, and the REPL
+//! (on its own and with the examples of LLVM's Kaleidoscope tutorial).
 #![cfg(feature = "llvm")]
 
 #[path = "../common/mod.rs"]
@@ -8,3 +9,4 @@ mod common;
 mod cxx;
 mod gdb;
 mod repl;
+mod tutorial;

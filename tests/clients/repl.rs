@@ -21,7 +21,11 @@ fn repl_binary() -> PathBuf {
     binary
 }
 
-fn run(args: &[&str], script: &str) -> String {
+/// The REPL's backends: every test of the language runs on each.
+pub const BACKENDS: [&str; 3] = ["mcjit", "orc-rtdyld", "orc-jitlink"];
+
+/// The REPL's output for `script` on its stdin.
+pub fn run(args: &[&str], script: &str) -> String {
     let mut child = Command::new(repl_binary())
         .args(args)
         .stdin(Stdio::piped())
@@ -86,10 +90,10 @@ extern sin(x)
 => 1
 => -4
 defined count(n)
-0
-2
-4
-6
+0.000000
+2.000000
+4.000000
+6.000000
 => 0
 defined twice(x)
 defined quad(x)
@@ -100,22 +104,173 @@ Hi
 => 0
 error: col 1: unknown function 'nosuch'
 error: col 1: twice takes 1 argument(s), 2 given
-error: col 15: unexpected end of input: expected an expression
+error: col 15: expected an expression, found ';'
 error: col 1: unknown variable 'foo'
 error: col 1: unknown variable 'y'
-error: no host function 'not_a_symbol_anywhere'
+error: col 8: no host function 'not_a_symbol_anywhere'
 => 1
 error: col 4: bad number \"1.2.3\"
-error: col 12: unexpected text after the entry (missing ';'?)
-error: printd is a host function and cannot be redefined
+=> 2
+error: col 12: expected an expression, found ')'
+error: col 5: printd is a host function and cannot be redefined
 => 3.5
 ";
 
+/// Runs `script` on each backend and checks its whole output.
+pub fn run_on_each_backend(script: &str, expected: &str) {
+    for backend in BACKENDS {
+        let out = run(&["--backend", backend], script);
+        assert_eq!(out, expected, "backend {backend}");
+    }
+}
+
+/// At the last `:stats` of `out`, jitmm holds one object for each live
+/// definition and nothing else: the code of every top-level expression run
+/// so far has been freed.
+pub fn assert_only_definitions_live(out: &str) {
+    let last = |prefix: &str| {
+        out.lines()
+            .rev()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {out}"))
+    };
+    let objects = number_after(last("jitmm: objects live"), "objects live");
+    let counts = last("repl: definitions live");
+    let definitions = number_after(counts, "definitions live");
+    assert!(number_after(counts, "expressions run") > 0, "{counts}");
+    assert_eq!(objects, definitions, "{out}");
+}
+
 #[test]
 fn script_covering_every_construct_on_each_backend() {
-    for backend in ["mcjit", "orc-rtdyld", "orc-jitlink"] {
-        let out = run(&["--backend", backend], SCRIPT);
-        assert_eq!(out, EXPECTED, "backend {backend}");
+    run_on_each_backend(SCRIPT, EXPECTED);
+}
+
+/// The tutorial's chapters 6 and 7 beyond its own examples: operators,
+/// `var`, assignment, entries over several lines and their mistakes.
+/// `sum` shows the tutorial's `for`: the body runs for i = 1 .. n - 1, then
+/// once more for the value that ends the loop.
+const LANGUAGE: &str = "\
+# operators, variables, entries over several lines
+def binary| 5 (a b) if a then 1 else if b then 1 else 0;
+def unary!(v) if v then 0 else 1;
+1 | 0 * 5; !0 + !5; 0 | 1 < 0
+-(2); def unary-(v) v * 10; -(2)
+def binary> 10 (a b) b < a;
+3 > 2; 2 > 3
+var a = 2, b = a * 3 in a + b
+var a = 1 in (var a = a + 10 in a) + a
+def sum(n) var s = 0 in (for i = 1, i < n in s = s + i) + s;
+sum(100)
+def sum3(a b c)
+  a +
+  b + c;
+sum3(1, 2, 3)
+def bump(x) x = x + 1;
+bump(41)
+# errors, then the session goes on
+1 = 2
+y = 3
+def binary+ (a b) a
+def binary~ 101 (a b) a
+def unary^(a b) a
+1 ~ 2
+*2
+var in 1
+var a = 1 a
+extern binary^(a b)
+(1 +
+  ) + 2
+def unfinished(x)
+;
+4
+def last(x)
+";
+
+const LANGUAGE_EXPECTED: &str = "\
+defined binary|(a, b), precedence 5
+defined unary!(v)
+=> 1
+=> 1
+=> 0
+=> -2
+defined unary-(v)
+=> 20
+defined binary>(a, b), precedence 10
+=> 1
+=> 0
+=> 8
+=> 12
+defined sum(n)
+=> 5050
+defined sum3(a, b, c)
+=> 6
+defined bump(x)
+=> 42
+error: col 3: the destination of '=' must be a variable
+error: col 1: unknown variable 'y'
+error: col 11: '+' is a built-in operator and cannot be redefined
+error: col 13: precedence must be a whole number from 1 to 100
+error: col 5: unary^ takes 1 operand(s), 2 given
+=> 1
+error: col 3: unknown operator '~'
+error: col 1: '*' is not a unary operator
+error: col 5: expected a variable name, found 'in'
+error: col 11: expected 'in', found 'a'
+error: col 8: extern declares a host function; operators are defined with def
+error: col 3: expected an expression, found ')'
+error: col 1: expected an expression, found ';'
+=> 4
+error: unexpected end of input: expected an expression
+";
+
+#[test]
+fn operators_variables_and_entries_over_lines_on_each_backend() {
+    run_on_each_backend(LANGUAGE, LANGUAGE_EXPECTED);
+}
+
+/// Every character that can name an operator does, as a binary and as a
+/// unary one, on each backend: the functions that define them have names
+/// such as `binary@` and `unary"`, which every linker must take.
+#[test]
+fn every_operator_character_on_each_backend() {
+    let chars: Vec<char> = "!\"$%&'/:>?@[\\]^`{|}~".chars().collect();
+    let mut script = String::new();
+    let mut expected = String::new();
+    for c in &chars {
+        script += &format!("def binary{c} 7 (a b) a * 10 + b;\n3 {c} 4\n");
+        script += &format!("def unary{c}(v) v + 0.5;\n{c}1\n");
+        expected += &format!("defined binary{c}(a, b), precedence 7\n=> 34\n");
+        expected += &format!("defined unary{c}(v)\n=> 1.5\n");
+    }
+    run_on_each_backend(&script, &expected);
+}
+
+/// Redefining an operator recompiles its users and frees the old code:
+/// the objects live stay one per definition.
+#[test]
+fn redefining_an_operator_frees_the_old_code() {
+    let script = "\
+def binary| 5 (a b) if a then 1 else if b then 1 else 0;
+def either(a b) a | b;
+either(0, 3)
+:stats
+def binary| 5 (a b) a + b;
+either(0, 3)
+:stats
+";
+    for backend in BACKENDS {
+        let out = run(&["--backend", backend], script);
+        // The second definition of `|` splits the two halves.
+        let (before, after) = out.split_at(out.rfind("defined binary|").unwrap());
+        assert!(before.contains("=> 1\n"), "{backend}: {out}");
+        assert!(
+            after.contains("=> 3\n"),
+            "{backend}: either uses the new |: {out}"
+        );
+        assert_only_definitions_live(before);
+        assert_only_definitions_live(after);
+        assert!(after.contains("repl: definitions live 2"), "{out}");
     }
 }
 

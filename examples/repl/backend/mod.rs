@@ -44,9 +44,10 @@ pub mod host {
         0.0
     }
 
-    /// Prints a number on its own line.
+    /// Prints a number on its own line, as the tutorial's does (`%f`).
+    /// Write errors are ignored: a panic cannot unwind out of JIT code.
     pub extern "C" fn printd(x: f64) -> f64 {
-        println!("{x}");
+        let _ = writeln!(std::io::stdout(), "{x:.6}");
         0.0
     }
 
