@@ -7,7 +7,8 @@ source scripts/llvm-version.sh
 JITMM_LLVM="$major" bash scripts/setup.sh
 # The C and C++ client tests link the shared library: build it first
 # (`cargo test` alone builds only the rlib).
-cargo build --locked --lib "${features[@]}"
-cargo test --locked "${features[@]}" "$@"
+# The coherence ledger (src/ledger.rs) checks the flush protocol in every test.
+cargo build --locked --lib "${features[@]}" --features coherence-ledger
+cargo test --locked "${features[@]}" --features coherence-ledger "$@"
 # The REPL's own lexer/parser unit tests (examples' tests do not run above).
 cargo test --locked --example repl "${features[@]}"

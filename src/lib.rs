@@ -70,14 +70,15 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
-// The layers, lowest first: a module uses only those above it in this
-// list (`tests/core/layers.rs` checks it).
+// The modules form layers, each using only those below it; the order is in
+// `tests/core/layers.rs`, which checks it.
 pub mod arena;
 mod config;
 mod error;
 pub mod ffi;
 mod handles;
 mod icache;
+mod ledger;
 mod object;
 mod os;
 pub mod perf_map;
@@ -112,6 +113,12 @@ pub mod test_support {
     /// The kernel's page size, without probing (see `tests/wx_policy.rs`).
     pub fn page_size() -> usize {
         crate::os::page_size()
+    }
+
+    /// Machine code of `extern "C" fn() -> i32 { value }` for this
+    /// architecture.
+    pub fn return_value(value: u16) -> Vec<u8> {
+        crate::icache::return_value(value)
     }
 
     /// Makes the core's OS calls fail on demand (cargo feature `fault-injection`).

@@ -13,6 +13,7 @@ use crate::arena::{Arena, Chunk, Class};
 use crate::config::Config;
 use crate::error::{Error, Op, Result};
 use crate::icache;
+use crate::ledger;
 use crate::perf_map::{self, Symbol};
 use crate::stats::{bump, COUNTERS};
 
@@ -246,6 +247,10 @@ impl ObjectCore {
         }
         if flushed {
             icache::publish().map_err(os_error(Op::Membarrier))?;
+        }
+        for chunk in self.chunks.iter().filter(|c| c.class == Class::Code) {
+            let (exec, _) = self.arena.addresses(chunk.class, chunk.range.start);
+            ledger::handed_out(exec..exec + chunk.range.len());
         }
         self.finalized = true;
         bump(&COUNTERS.objects_finalized, 1);

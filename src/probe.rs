@@ -17,6 +17,12 @@ pub struct Probe {
     pub dual_map: bool,
     /// Why dual mapping is refused, if it is (step and errno).
     pub dual_map_refusal: Option<String>,
+    /// Code rewritten through the writable view at an address that already
+    /// ran, then flushed, still runs the old bytes: an emulator (qemu-user,
+    /// valgrind off x86-64) keeps its translations of it. Auto then picks
+    /// [`Strategy::Mprotect`], and an explicit DualMap arena re-maps the
+    /// executable pages of code at every finalize, which drops them.
+    pub dual_map_stale_reuse: bool,
     /// The strategy [`Strategy::Auto`] resolves to (before `JITMM_STRATEGY`).
     pub auto_strategy: Strategy,
     /// How instruction caches are kept coherent on this architecture.
@@ -52,6 +58,34 @@ pub(crate) fn flush_support() -> Result<(), Errno> {
     })
 }
 
+/// Whether an emulator runs stale code after a rewrite through DualMap's
+/// writable view (see [`Probe::dual_map_stale_reuse`]), found out once by
+/// running a function, rewriting it through the other view, flushing, and
+/// running it again.
+pub(crate) fn dual_map_stale_reuse() -> bool {
+    static STALE: OnceLock<bool> = OnceLock::new();
+    *STALE.get_or_init(|| {
+        let Ok(views) = os::DualViews::new() else {
+            return false; // no DualMap here at all
+        };
+        let run = |value| {
+            let code = icache::return_value(value);
+            // SAFETY: the writable view's page, ours, longer than the code.
+            unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), views.writable(), code.len()) };
+            // SAFETY: the executable view's page is mapped; on failure the
+            // code is not run (and DualMap is not used: arenas need the flush).
+            if unsafe { icache::flush(views.exec(), code.len()) }.is_err() {
+                return None;
+            }
+            // SAFETY: a complete `extern "C" fn() -> i32` was just written
+            // and flushed at this executable address.
+            let f: extern "C" fn() -> i32 = unsafe { std::mem::transmute(views.exec()) };
+            Some(f())
+        };
+        matches!((run(1), run(2)), (Some(1), Some(1)))
+    })
+}
+
 /// Probes the OS and CPU once; later calls return the same facts.
 pub fn probe() -> Probe {
     static PROBE: OnceLock<Probe> = OnceLock::new();
@@ -64,7 +98,8 @@ fn probe_now() -> Probe {
         page_size: os::page_size(),
         dual_map: dual.is_ok(),
         dual_map_refusal: dual.err().map(|(step, errno)| format!("{step}: {errno}")),
-        auto_strategy: if dual.is_ok() {
+        dual_map_stale_reuse: dual.is_ok() && dual_map_stale_reuse(),
+        auto_strategy: if dual.is_ok() && !dual_map_stale_reuse() {
             Strategy::DualMap
         } else {
             Strategy::Mprotect

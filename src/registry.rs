@@ -16,6 +16,7 @@ use crate::arena::Arena;
 use crate::config::{self, Config};
 use crate::error::Result;
 use crate::handles;
+use crate::ledger;
 use crate::os;
 use crate::stats::{self, Stats};
 use crate::strategy::Strategy;
@@ -105,6 +106,7 @@ extern "C" fn prepare() {
         arena.lock_all();
     }
     handles::lock_for_fork();
+    ledger::lock_for_fork();
     *HELD.lock() = arenas;
 }
 
@@ -113,8 +115,11 @@ extern "C" fn prepare() {
 /// # Safety
 /// Only after `prepare`, in the process (parent or child) that ran it.
 unsafe fn release(arenas: &[Arc<Arena>]) {
-    // SAFETY: `prepare` locked the handle table (precondition).
-    unsafe { handles::unlock_after_fork() };
+    // SAFETY: `prepare` locked the handle table and the ledger (precondition).
+    unsafe {
+        ledger::unlock_after_fork();
+        handles::unlock_after_fork();
+    }
     for arena in arenas {
         // SAFETY: `prepare` locked every arena in `HELD` (precondition).
         unsafe { arena.unlock_all() };

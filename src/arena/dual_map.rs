@@ -62,6 +62,10 @@ pub(super) struct DualMap {
     /// executable side.
     mirror: Reservation,
     memfd: Memfd,
+    /// An emulator keeps translations of code rewritten through the
+    /// writable view (`Probe::dual_map_stale_reuse`): finalize maps the
+    /// code's executable pages afresh, which drops them.
+    remap_code: bool,
 }
 
 impl DualMap {
@@ -74,6 +78,7 @@ impl DualMap {
         Ok(DualMap {
             mirror,
             memfd: Memfd::new(fd),
+            remap_code: crate::probe::dual_map_stale_reuse(),
         })
     }
 
@@ -136,8 +141,21 @@ impl Views for DualMap {
             .map_err(undo)
     }
 
-    fn protect_final(&self, _class: Class, _base: usize, _chunk: &Range<usize>) -> Result<()> {
-        Ok(()) // every view has its final protection from the start
+    fn protect_final(&self, class: Class, base: usize, chunk: &Range<usize>) -> Result<()> {
+        // Every view has its final protection from the start; under an
+        // emulator that would run stale translations, code pages are mapped
+        // again (the same file pages, so neighbours sharing them run on).
+        if !(self.remap_code && class == Class::Code) {
+            return Ok(());
+        }
+        let page = os::page_size();
+        let pages = chunk.start / page * page..chunk.end.div_ceil(page) * page;
+        let prot = class.final_prot();
+        let exec = (base + pages.start) as *mut u8;
+        // SAFETY: whole pages of a span of ours, mapped again onto the same
+        // file pages with the same protection: their contents do not change.
+        unsafe { os::map_shared_fixed(exec, pages.len(), prot, self.memfd.get(), pages.start) }
+            .map_err(os_error(STRATEGY, Op::MapSharedFixed(prot)))
     }
 
     fn retire(
@@ -171,6 +189,9 @@ impl Views for DualMap {
         fill_traps(&mut bytes[..head], exec);
         fill_traps(&mut bytes[tail..], exec + tail);
         let released = pages.len();
+        // Pages given back come back as fresh zero pages, which the kernel
+        // makes coherent when it maps them: nothing of the old code is left.
+        crate::ledger::unwritten(base + pages.start..base + pages.end);
         self.release(class, base, pages);
         Some(released)
     }
@@ -247,6 +268,7 @@ fn fill_traps(bytes: &mut [u8], exec: usize) {
     for (i, b) in bytes.iter_mut().enumerate() {
         *b = TRAP_PATTERN[i % TRAP_PATTERN.len()];
     }
+    crate::ledger::written(exec..exec + bytes.len());
     // SAFETY: `exec` is the executable view of these bytes, mapped in our
     // reservation.
     let _ = unsafe { icache::flush(exec as *const u8, bytes.len()) };

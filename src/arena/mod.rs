@@ -33,6 +33,7 @@ pub use class::Class;
 
 use crate::error::{Error, Result};
 use crate::icache;
+use crate::ledger;
 use crate::os::{self, Reservation};
 use crate::stats::{self, bump, drop_by, COUNTERS};
 use crate::strategy::Strategy;
@@ -187,6 +188,11 @@ impl Arena {
             None => heap.take_from_new_span(self.new_span(class, len)?, len, align),
         };
         stats::live(class as usize, len as isize);
+        if class == Class::Code {
+            let exec = self.base() + range.start..self.base() + range.end;
+            ledger::reused(exec.clone());
+            ledger::written(exec);
+        }
         Ok(Chunk { class, range })
     }
 
@@ -257,6 +263,8 @@ impl Arena {
     /// stays the hot one.
     pub(crate) fn free_unused(&self, chunk: &Chunk) {
         stats::live(chunk.class as usize, -(chunk.range.len() as isize));
+        let base = self.base();
+        ledger::unwritten(base + chunk.range.start..base + chunk.range.end);
         let mut heap = self.heaps[chunk.class as usize].lock();
         self.put_back(&mut heap, chunk, Origin::Unused);
     }

@@ -69,6 +69,10 @@ impl Views for Mprotect {
         protected: bool,
         _keep_resident: bool,
     ) -> Option<usize> {
+        if class == Class::Code {
+            // Not executable from here on (or never was): nothing to flush.
+            crate::ledger::unwritten(base + chunk.start..base + chunk.end);
+        }
         if !(protected && Self::protected(class)) {
             return Some(0);
         }

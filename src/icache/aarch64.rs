@@ -5,6 +5,7 @@ use std::arch::asm;
 use std::sync::OnceLock;
 
 use super::ctr_el0::{lines, CacheType};
+use super::words;
 use crate::os::Errno;
 
 pub const METHOD: &str =
@@ -55,5 +56,11 @@ pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
     }
     // SAFETY: a context synchronisation has no memory-safety preconditions.
     unsafe { asm!("isb", options(nostack, preserves_flags)) };
+    crate::ledger::flushed(start..start + len);
     Ok(())
+}
+
+/// `movz w0, #value; ret`: `extern "C" fn() -> i32` returning `value`.
+pub fn return_value(value: u16) -> Vec<u8> {
+    words(&[0x5280_0000 | (u32::from(value) << 5), 0xd65f_03c0])
 }

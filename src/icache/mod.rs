@@ -79,6 +79,19 @@ pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Machine code of `extern "C" fn() -> i32 { value }` for this
+/// architecture (`value` below 2048): the probe's self-test runs it, and
+/// the tests do.
+pub fn return_value(value: u16) -> Vec<u8> {
+    imp::return_value(value)
+}
+
+/// Little-endian instruction words as bytes.
+#[allow(dead_code)] // not every architecture's encodings use it
+fn words(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
 /// Publishes freshly flushed code to every thread of the process, once per
 /// finalize: where the architecture needs it, every other thread goes
 /// through a context synchronisation (membarrier SYNC_CORE, else
@@ -89,10 +102,11 @@ pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
 /// hands out an address that held code again ([`reuses_code_addresses`]):
 /// new code then lies only where no thread ran code before.
 pub fn publish() -> Result<(), Errno> {
-    if !NEEDS_CROSS_THREAD_SYNC || matches!(os::other_threads(), OtherThreads::Refused(_)) {
-        return Ok(());
+    if NEEDS_CROSS_THREAD_SYNC && !matches!(os::other_threads(), OtherThreads::Refused(_)) {
+        os::sync_other_threads()?;
     }
-    os::sync_other_threads()
+    crate::ledger::published();
+    Ok(())
 }
 
 /// Whether freed code addresses may be handed out again: always where no

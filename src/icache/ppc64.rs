@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use super::ctr_el0::lines;
 use super::line_size::from_reported;
+use super::words;
 use crate::os::Errno;
 
 pub const METHOD: &str =
@@ -53,5 +54,12 @@ pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
     }
     // SAFETY: barriers have no memory-safety preconditions.
     unsafe { asm!("sync", "isync", options(nostack, preserves_flags)) };
+    crate::ledger::flushed(start..start + len);
     Ok(())
+}
+
+/// `li r3, value; blr` (`value` < 0x8000): `extern "C" fn() -> i32`.
+pub fn return_value(value: u16) -> Vec<u8> {
+    assert!(value < 0x8000);
+    words(&[0x3860_0000 | u32::from(value), 0x4e80_0020])
 }

@@ -6,6 +6,7 @@
 //! other threads too, so no membarrier follows. A local `fence.i` would
 //! cover only the calling hart, and a thread may migrate.
 
+use super::words;
 use crate::os::{self, Errno};
 
 pub const METHOD: &str = "riscv_flush_icache(start, end, 0): fence.i on every hart of the process";
@@ -18,4 +19,10 @@ pub const NEEDS_CROSS_THREAD_SYNC: bool = false;
 pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
     let start = exec as usize;
     os::flush_icache(start..start + len)
+}
+
+/// `li a0, value; ret` (`value` < 2048): `extern "C" fn() -> i32`.
+pub fn return_value(value: u16) -> Vec<u8> {
+    assert!(value < 2048);
+    words(&[(u32::from(value) << 20) | (10 << 7) | 0x13, 0x0000_8067])
 }

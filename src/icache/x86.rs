@@ -11,6 +11,15 @@ pub const NEEDS_CROSS_THREAD_SYNC: bool = false;
 
 /// # Safety
 /// None needed; `unsafe` as every backend's flush.
-pub unsafe fn flush(_exec: *const u8, _len: usize) -> Result<(), Errno> {
+pub unsafe fn flush(exec: *const u8, len: usize) -> Result<(), Errno> {
+    crate::ledger::flushed(exec as usize..exec as usize + len);
     Ok(())
+}
+
+/// `mov eax, value; ret`: `extern "C" fn() -> i32` returning `value`.
+pub fn return_value(value: u16) -> Vec<u8> {
+    let mut code = vec![0xb8];
+    code.extend_from_slice(&u32::from(value).to_le_bytes());
+    code.push(0xc3);
+    code
 }

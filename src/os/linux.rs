@@ -207,41 +207,58 @@ pub(crate) fn memfd(name: &CStr, len: usize) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
-/// Whether a memfd can be mapped both executable and writable (in two
-/// views), the way an arena maps a span: each view `MAP_FIXED` into a
-/// reservation aligned to [`MAX_SHMLBA`], at a nonzero file offset and the
-/// same distance from the reservation's start. `Err` says which step the
-/// kernel or policy refused.
+/// One page of a memfd mapped twice, executable and writable, the way an
+/// arena maps a span: each view `MAP_FIXED` into a reservation aligned to
+/// [`MAX_SHMLBA`], at a nonzero file offset and the same distance from the
+/// reservation's start. What the DualMap probe and self-test use.
+pub(crate) struct DualViews {
+    _fd: OwnedFd,
+    rx: Reservation,
+    rw: Reservation,
+    offset: usize,
+}
+
+impl DualViews {
+    /// Maps the views; `Err` says which step the kernel or policy refused.
+    pub(crate) fn new() -> Result<DualViews, (&'static str, Errno)> {
+        let page = page_size();
+        let (len, offset) = (2 * page, page);
+        let fd = memfd(c"jitmm-probe", len).map_err(|e| ("memfd_create", e))?;
+        let reserve =
+            || Reservation::aligned(len, MAX_SHMLBA).map_err(|(_, e)| ("mmap (reserve)", e));
+        let views = DualViews {
+            rx: reserve()?,
+            rw: reserve()?,
+            _fd: fd,
+            offset,
+        };
+        for (view, prot, step) in [
+            (views.exec(), Prot::ReadExec, "mmap RX view"),
+            (views.writable(), Prot::ReadWrite, "mmap RW view"),
+        ] {
+            // SAFETY: a page inside our own fresh reservation, holding
+            // nothing; the memfd is `len` bytes long.
+            unsafe { map_shared_fixed(view, page, prot, views._fd.as_fd(), offset) }
+                .map_err(|e| (step, e))?;
+        }
+        Ok(views)
+    }
+
+    /// The executable view's page.
+    pub(crate) fn exec(&self) -> *mut u8 {
+        (self.rx.start() + self.offset) as *mut u8
+    }
+
+    /// The writable view's page.
+    pub(crate) fn writable(&self) -> *mut u8 {
+        (self.rw.start() + self.offset) as *mut u8
+    }
+}
+
+/// Whether a memfd can be mapped both executable and writable as an arena
+/// maps it (see [`DualViews`]).
 pub(crate) fn probe_dual_map() -> Result<(), (&'static str, Errno)> {
-    let page = page_size();
-    let (len, offset) = (2 * page, page);
-    let fd = memfd(c"jitmm-probe", len).map_err(|e| ("memfd_create", e))?;
-    let reserve = || Reservation::aligned(len, MAX_SHMLBA).map_err(|(_, e)| ("mmap (reserve)", e));
-    let (rx, rw) = (reserve()?, reserve()?);
-    // SAFETY: a page inside our own fresh reservation, holding nothing;
-    // the memfd is `len` bytes long.
-    unsafe {
-        map_shared_fixed(
-            (rx.start() + offset) as *mut u8,
-            page,
-            Prot::ReadExec,
-            fd.as_fd(),
-            offset,
-        )
-    }
-    .map_err(|e| ("mmap RX view", e))?;
-    // SAFETY: as above, in the other reservation.
-    unsafe {
-        map_shared_fixed(
-            (rw.start() + offset) as *mut u8,
-            page,
-            Prot::ReadWrite,
-            fd.as_fd(),
-            offset,
-        )
-    }
-    .map_err(|e| ("mmap RW view", e))?;
-    Ok(()) // both reservations, views and all, unmap on drop
+    DualViews::new().map(drop) // both reservations, views and all, unmap on drop
 }
 
 const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
@@ -328,11 +345,11 @@ pub(crate) fn flush_icache(range: Range<usize>) -> Result<(), Errno> {
     #[cfg(target_arch = "mips64")]
     // SAFETY: see above.
     let rc = unsafe { libc::syscall(libc::SYS_cacheflush, range.start, range.len(), 3) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(Errno::last())
+    if rc != 0 {
+        return Err(Errno::last());
     }
+    crate::ledger::flushed(range);
+    Ok(())
 }
 
 /// Counts the mappings in `/proc/self/maps` that overlap any of `ranges`.

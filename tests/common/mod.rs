@@ -25,64 +25,7 @@ pub fn shared() -> RwLockReadGuard<'static, ()> {
 
 /// Machine code of `fn() -> i32 { value }` for the host architecture.
 pub fn return_const(value: u16) -> Vec<u8> {
-    let v = value as u32;
-    if cfg!(any(target_arch = "x86_64", target_arch = "x86")) {
-        // mov eax, imm32; ret
-        let mut code = vec![0xb8];
-        code.extend_from_slice(&v.to_le_bytes());
-        code.push(0xc3);
-        code
-    } else if cfg!(target_arch = "aarch64") {
-        // movz w0, #v; ret
-        [0x5280_0000 | (v << 5), 0xd65f_03c0]
-            .iter()
-            .flat_map(|w: &u32| w.to_le_bytes())
-            .collect()
-    } else if cfg!(target_arch = "riscv64") {
-        // li a0, v (v < 2048: addi a0, zero, v); ret
-        assert!(v < 2048);
-        [(v << 20) | (10 << 7) | 0x13, 0x0000_8067]
-            .iter()
-            .flat_map(|w: &u32| w.to_le_bytes())
-            .collect()
-    } else if cfg!(target_arch = "arm") {
-        // movw r0, #v; bx lr
-        let movw = 0xe300_0000 | ((v & 0xf000) << 4) | (v & 0x0fff);
-        [movw, 0xe12f_ff1e]
-            .iter()
-            .flat_map(|w: &u32| w.to_le_bytes())
-            .collect()
-    } else if cfg!(all(target_arch = "powerpc64", target_endian = "little")) {
-        // li r3, v (addi r3, 0, v); blr
-        assert!(v < 0x8000);
-        [0x3860_0000 | v, 0x4e80_0020]
-            .iter()
-            .flat_map(|w: &u32| w.to_le_bytes())
-            .collect()
-    } else if cfg!(target_arch = "s390x") {
-        // lghi %r2, v; br %r14
-        assert!(v < 0x8000);
-        let mut code = vec![0xa7, 0x29];
-        code.extend_from_slice(&(v as u16).to_be_bytes());
-        code.extend_from_slice(&[0x07, 0xfe]);
-        code
-    } else if cfg!(all(target_arch = "mips64", target_endian = "little")) {
-        // addiu $v0, $zero, v; jr $ra; nop (delay slot)
-        assert!(v < 0x8000);
-        [0x2402_0000 | v, 0x03e0_0008, 0x0000_0000]
-            .iter()
-            .flat_map(|w: &u32| w.to_le_bytes())
-            .collect()
-    } else if cfg!(target_arch = "loongarch64") {
-        // addi.w $a0, $zero, v; jirl $zero, $ra, 0 (ret)
-        assert!(v < 2048);
-        [0x0280_0000 | (v << 10) | 4, 0x4c00_0020]
-            .iter()
-            .flat_map(|w: &u32| w.to_le_bytes())
-            .collect()
-    } else {
-        panic!("no hand-assembled test code for this architecture")
-    }
+    jitmm::test_support::return_value(value)
 }
 
 /// Calls code at `addr` as `extern "C" fn() -> i32`.

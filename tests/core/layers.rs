@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 /// Lowest first; a module may use only those before it.
 const LAYERS: &[&[&str]] = &[
     &["sync", "stats", "strategy", "target", "perf_map"],
+    &["ledger"],
     &["os"],
     &["error"],
     &["icache"],

@@ -248,8 +248,17 @@ fn run(strategy: Placement, ops: &[(Op, u8)]) {
     assert_eq!(arena.live_bytes(), 0);
 }
 
+/// Cases per strategy: 96, or `PROPTEST_CASES`.
+fn model_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(96)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    // PROPTEST_CASES sets fewer where each case is slow (under qemu-user).
+    #![proptest_config(ProptestConfig { cases: model_cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn dual_map_matches_the_model(ops in proptest::collection::vec((op(), any::<u8>()), 1..80)) {
