@@ -245,7 +245,12 @@ fn probe_reports_a_usable_strategy() {
     let p = jitmm::probe();
     assert!(p.page_size >= 4096 && p.page_size.is_power_of_two());
     assert_ne!(p.auto_strategy, Strategy::Auto);
-    assert_eq!(p.dual_map, p.auto_strategy == Strategy::DualMap);
+    // Auto takes DualMap wherever it works and runs no stale code (an
+    // emulator keeping translations of rewritten code gets Mprotect).
+    assert_eq!(
+        p.dual_map && !p.dual_map_stale_reuse,
+        p.auto_strategy == Strategy::DualMap
+    );
     assert!(!p.icache_method.is_empty());
 }
 
