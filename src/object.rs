@@ -204,6 +204,7 @@ impl ObjectCore {
             let tail = Chunk {
                 class,
                 range: end..chunk.range.end,
+                reused: chunk.reused,
             };
             chunk.range.end = end;
             self.arena.free_unused(&tail);
@@ -246,7 +247,8 @@ impl ObjectCore {
             flushed = true;
         }
         if flushed {
-            icache::publish().map_err(os_error(Op::Membarrier))?;
+            let reused = self.chunks.iter().any(|c| c.class == Class::Code && c.reused);
+            icache::publish(reused).map_err(os_error(Op::Membarrier))?;
         }
         for chunk in self.chunks.iter().filter(|c| c.class == Class::Code) {
             let (exec, _) = self.arena.addresses(chunk.class, chunk.range.start);

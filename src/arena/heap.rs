@@ -22,6 +22,9 @@ struct Span {
     len: usize,
     free: FreeList,
     free_bytes: usize,
+    /// The end of the highest chunk ever handed out: below it, addresses
+    /// may have held code another thread ran.
+    high_water: usize,
 }
 
 /// The spans of a class, by start offset.
@@ -90,19 +93,23 @@ impl ClassHeap {
     }
 
     /// First fit over the spans, lowest first.
-    pub(super) fn take(&mut self, len: usize, align: usize) -> Option<Range<usize>> {
-        let start = self.spans.0.values_mut().find_map(|span| {
+    /// Also says whether the chunk lies (partly) where a chunk was handed
+    /// out before.
+    pub(super) fn take(&mut self, len: usize, align: usize) -> Option<(Range<usize>, bool)> {
+        let (start, reused) = self.spans.0.values_mut().find_map(|span| {
             if span.free_bytes < len {
                 return None;
             }
             let start = span.free.take(len, align)?;
             span.free_bytes -= len;
-            Some(start)
+            let reused = start < span.high_water;
+            span.high_water = span.high_water.max(start + len);
+            Some((start, reused))
         })?;
         let chunk = start..start + len;
         self.residency.on_take(&chunk, &mut self.spans);
         self.live += len;
-        Some(chunk)
+        Some((chunk, reused))
     }
 
     /// Adds a freshly mapped span and takes a chunk from it. The hot chunk
@@ -120,6 +127,7 @@ impl ClassHeap {
             len: span_len,
             free,
             free_bytes: span_len - len,
+            high_water: chunk_start + len,
         };
         self.spans.0.insert(start, span);
         self.live += len;

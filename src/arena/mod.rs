@@ -47,6 +47,9 @@ use views::Views;
 pub(crate) struct Chunk {
     pub class: Class,
     pub range: Range<usize>,
+    /// It lies (partly) where an earlier chunk was: other threads may have
+    /// run code there.
+    pub reused: bool,
 }
 
 /// One reservation and the blocks carved from it.
@@ -183,9 +186,9 @@ impl Arena {
             return Err(error.clone());
         }
         let mut heap = self.heaps[class as usize].lock();
-        let range = match heap.take(len, align) {
-            Some(range) => range,
-            None => heap.take_from_new_span(self.new_span(class, len)?, len, align),
+        let (range, reused) = match heap.take(len, align) {
+            Some(taken) => taken,
+            None => (heap.take_from_new_span(self.new_span(class, len)?, len, align), false),
         };
         stats::live(class as usize, len as isize);
         if class == Class::Code {
@@ -193,7 +196,11 @@ impl Arena {
             ledger::reused(exec.clone());
             ledger::written(exec);
         }
-        Ok(Chunk { class, range })
+        Ok(Chunk {
+            class,
+            range,
+            reused,
+        })
     }
 
     /// Claims and maps blocks for a chunk of `len` bytes.

@@ -101,8 +101,16 @@ fn words(words: &[u32]) -> Vec<u8> {
 /// Where every membarrier is refused, nothing is sent, and the arena never
 /// hands out an address that held code again ([`reuses_code_addresses`]):
 /// new code then lies only where no thread ran code before.
-pub fn publish() -> Result<(), Errno> {
-    if NEEDS_CROSS_THREAD_SYNC && !matches!(os::other_threads(), OtherThreads::Refused(_)) {
+///
+/// Where fetch is coherent (x86, s390x) nothing is needed for code at a
+/// fresh address, but `reused` (the code lies where other code was) asks
+/// for the same step: the Intel SDM (Vol. 3A, "Handling Self- and
+/// Cross-Modifying Code") wants the executing processor to serialise
+/// before it runs code another processor modified, which a membarrier's
+/// IPI does (it returns through `iret`, a serialising instruction).
+pub fn publish(reused: bool) -> Result<(), Errno> {
+    let needed = NEEDS_CROSS_THREAD_SYNC || reused;
+    if needed && !matches!(os::other_threads(), OtherThreads::Refused(_)) {
         os::sync_other_threads()?;
     }
     crate::ledger::published();
