@@ -247,7 +247,10 @@ impl ObjectCore {
             flushed = true;
         }
         if flushed {
-            let reused = self.chunks.iter().any(|c| c.class == Class::Code && c.reused);
+            let reused = self
+                .chunks
+                .iter()
+                .any(|c| c.class == Class::Code && c.reused);
             icache::publish(reused).map_err(os_error(Op::Membarrier))?;
         }
         for chunk in self.chunks.iter().filter(|c| c.class == Class::Code) {

@@ -181,13 +181,16 @@ impl Views for DualMap {
             false => super::residency::whole_pages(chunk, os::page_size()),
         };
         let exec = base + chunk.start;
+        // A chunk whose traps could not be flushed is never handed out again.
         if pages.is_empty() {
-            fill_traps(bytes, exec);
-            return Some(0);
+            return fill_traps(bytes, exec).then_some(0);
         }
         let (head, tail) = (pages.start - chunk.start, pages.end - chunk.start);
-        fill_traps(&mut bytes[..head], exec);
-        fill_traps(&mut bytes[tail..], exec + tail);
+        let flushed =
+            fill_traps(&mut bytes[..head], exec) & fill_traps(&mut bytes[tail..], exec + tail);
+        if !flushed {
+            return None;
+        }
         let released = pages.len();
         // Pages given back come back as fresh zero pages, which the kernel
         // makes coherent when it maps them: nothing of the old code is left.
@@ -262,14 +265,14 @@ impl Views for DualMap {
 /// through the writable view, and flushes it through `exec`, its executable
 /// address, so that a stale call traps rather than running the old code
 /// (where the caches are not coherent, unflushed traps would not be seen).
-/// Best effort: a flush the kernel refuses leaves the old code to a stale
-/// caller, and code is flushed again before anything new runs here.
-fn fill_traps(bytes: &mut [u8], exec: usize) {
+/// False when the kernel refused the flush: the chunk must not be reused.
+#[must_use]
+fn fill_traps(bytes: &mut [u8], exec: usize) -> bool {
     for (i, b) in bytes.iter_mut().enumerate() {
         *b = TRAP_PATTERN[i % TRAP_PATTERN.len()];
     }
     crate::ledger::written(exec..exec + bytes.len());
     // SAFETY: `exec` is the executable view of these bytes, mapped in our
     // reservation.
-    let _ = unsafe { icache::flush(exec as *const u8, bytes.len()) };
+    unsafe { icache::flush(exec as *const u8, bytes.len()) }.is_ok()
 }

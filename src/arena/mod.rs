@@ -188,7 +188,10 @@ impl Arena {
         let mut heap = self.heaps[class as usize].lock();
         let (range, reused) = match heap.take(len, align) {
             Some(taken) => taken,
-            None => (heap.take_from_new_span(self.new_span(class, len)?, len, align), false),
+            None => (
+                heap.take_from_new_span(self.new_span(class, len)?, len, align),
+                false,
+            ),
         };
         stats::live(class as usize, len as isize);
         if class == Class::Code {
