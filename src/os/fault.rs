@@ -26,6 +26,8 @@ struct State {
     armed: bool,
     calls: Vec<Op>,
     fail: Option<(usize, Errno)>,
+    /// Every call of this kind fails (see [`refuse`]).
+    refused: Option<(Op, Errno)>,
 }
 
 thread_local! {
@@ -40,8 +42,16 @@ pub fn arm(fail: Option<(usize, Errno)>) {
             armed: true,
             calls: Vec::new(),
             fail,
+            refused: None,
         }
     });
+}
+
+/// Makes every call of `op` on this thread fail with `errno` from now on,
+/// as a kernel or sandbox that refuses it would (until [`disarm`]).
+pub fn refuse(op: Op, errno: Errno) {
+    arm(None);
+    STATE.with(|s| s.borrow_mut().refused = Some((op, errno)));
 }
 
 /// Stops recording and injecting; returns the calls made since [`arm`],
@@ -59,8 +69,9 @@ pub(crate) fn check(op: Op) -> Result<(), Errno> {
         }
         let index = s.calls.len();
         s.calls.push(op);
-        match s.fail {
-            Some((at, errno)) if at == index => Err(errno),
+        match (s.fail, s.refused) {
+            (Some((at, errno)), _) if at == index => Err(errno),
+            (_, Some((refused, errno))) if refused == op => Err(errno),
             _ => Ok(()),
         }
     })

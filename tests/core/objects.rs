@@ -160,6 +160,33 @@ fn freed_code_traps_in_thumb_state() {
     }
 }
 
+/// x86, i686, s390x: a finalize whose code lies where freed code was
+/// serialises the other threads (membarrier), as the Intel SDM asks of
+/// cross-modified code; code at a fresh address needs nothing.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "s390x"))]
+#[test]
+fn reusing_a_code_address_serialises_other_threads() {
+    for strategy in STRATEGIES {
+        let arena = Arena::new(8 << 20, strategy).unwrap();
+        let load = |value| {
+            let mut object = Object::in_arena(arena.clone());
+            let text = object.allocate(Class::Code, 16, 16).unwrap();
+            let code = return_const(value);
+            object.bytes_mut(text)[..code.len()].copy_from_slice(&code);
+            let done = object.finalize().unwrap();
+            done.exec_addr(text) as usize
+        };
+        let first = load(1);
+        let before = jitmm::stats().membarrier_calls;
+        let again = load(2);
+        assert_eq!(first, again, "{strategy:?}: the freed address is reused");
+        assert!(
+            jitmm::stats().membarrier_calls > before,
+            "{strategy:?}: code reused without serialising other threads"
+        );
+    }
+}
+
 /// A size no reservation can hold that still fits in `usize` (1 TiB on
 /// 64-bit targets, 3 GiB on 32-bit ones).
 fn beyond_any_reservation() -> usize {
