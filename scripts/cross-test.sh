@@ -5,7 +5,6 @@
 #   scripts/cross-test.sh ARCH... | all      install what is missing, then test
 #   scripts/cross-test.sh --no-install ARCH...
 #   scripts/cross-test.sh --install-only ARCH... | all
-#   scripts/cross-test.sh --skip-dualmap-reuse ARCH...   (see below; used by CI)
 #   scripts/cross-test.sh list
 #
 # ARCH: aarch64 armv7 i686 riscv64 ppc64le s390x mips64el loongarch64
@@ -30,11 +29,11 @@
 # missing flush goes unnoticed; that needs real hardware.
 # Conversely, qemu-user 7.2 keeps running its old translation when code is
 # rewritten through a second (writable) mapping, whatever cache maintenance
-# follows (`ic ivau`, `icbi`, `fence.i`, cacheflush and riscv_flush_icache
-# are no-ops for its translation cache). So DualMap code placed at a reused
-# address runs stale under qemu-user — as it would on hardware without the
-# flush. --skip-dualmap-reuse leaves out exactly those tests (three in
-# tests/core/objects.rs, the DualMap half of tests/core/stale_code.rs) and says so.
+# follows: jitmm's probe detects that once (probe().dual_map_stale_reuse),
+# Auto then picks Mprotect and DualMap arenas re-map code pages at finalize,
+# so the DualMap tests at reused addresses run here too. The coherence
+# ledger (feature coherence-ledger, on here) checks the flush protocol that
+# qemu cannot show.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -134,18 +133,16 @@ test_arch() { # $1 short name, rest: test-binary args
 
 install=1
 test=1
-skip_reuse=0
 arches=()
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-install) install=0 ;;
     --install-only) test=0 ;;
-    --skip-dualmap-reuse) skip_reuse=1 ;;
     list) all_arches; exit 0 ;;
     all) mapfile -t arches < <(all_arches) ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) [ -n "$(row "$1")" ] || { log "unknown architecture $1 (see: $0 list)"; exit 2; }
        arches+=("$(row "$1" | awk '{print $1}')") ;;
   esac
@@ -154,15 +151,7 @@ done
 # Tests run one at a time: several fork children, and qemu-user can deadlock
 # a child forked while another guest thread holds one of its internal locks.
 [ ${#extra[@]} -gt 0 ] || extra=(--test-threads=1)
-if [ $skip_reuse = 1 ]; then
-  log "skipping DualMap address-reuse tests (qemu-user keeps stale translations of code rewritten through a second mapping)"
-  export JITMM_STALE_STRATEGIES=mprotect
-  for t in code_runs_and_is_patched_by_a_new_object executing_the_writable_view_faults_in_a_child \
-           writing_finalized_code_faults_in_a_child; do
-    extra+=(--skip "$t")
-  done
-fi
-[ ${#arches[@]} -gt 0 ] || { sed -n '2,38p' "$0"; exit 2; }
+[ ${#arches[@]} -gt 0 ] || { sed -n '2,36p' "$0"; exit 2; }
 
 if [ $install = 1 ]; then
   for a in "${arches[@]}"; do install_arch "$a"; done

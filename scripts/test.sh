@@ -11,4 +11,4 @@ JITMM_LLVM="$major" bash scripts/setup.sh
 cargo build --locked --lib "${features[@]}" --features coherence-ledger
 cargo test --locked "${features[@]}" --features coherence-ledger "$@"
 # The REPL's own lexer/parser unit tests (examples' tests do not run above).
-cargo test --locked --example repl "${features[@]}"
+cargo test --locked --example repl "${features[@]}" --features coherence-ledger
