@@ -124,11 +124,17 @@ pub fn reuses_code_addresses() -> bool {
 }
 
 /// How other threads are made to see new code, for `probe()`.
+///
+/// Registers the process's membarrier on first use, on every architecture
+/// (x86 and s390x need it for reused addresses), so that the probe, which
+/// the fork handler waits for, leaves no registration half done in another
+/// thread when the process forks.
 pub fn cross_thread_method() -> &'static str {
+    let method = os::other_threads();
     if !NEEDS_CROSS_THREAD_SYNC {
-        return "none needed beyond the flush";
+        return "none needed beyond the flush (reused code addresses: membarrier)";
     }
-    match os::other_threads() {
+    match method {
         OtherThreads::SyncCore => "membarrier(PRIVATE_EXPEDITED_SYNC_CORE)",
         OtherThreads::Expedited => "membarrier(PRIVATE_EXPEDITED): IPI and exception return",
         OtherThreads::Refused(_) => {
