@@ -2,12 +2,12 @@
 //! JITs that share it, carved into blocks segregated by final protection.
 //!
 //! A *span* is one or more contiguous [`BLOCK_SIZE`] blocks given to one
-//! [`Class`] ([`blocks`]); the spans of a class are mapped alike, so adjacent
+//! [`Class`] (`blocks.rs`); the spans of a class are mapped alike, so adjacent
 //! ones merge into one VMA and the process's VMA count grows with spans,
 //! not objects. Within a span, chunks are handed out first-fit from a
-//! coalescing free list ([`heap`]); freed pages stay resident or go back to
-//! the OS as [`residency`] decides. How blocks are mapped, protected and
-//! given back is the strategy's ([`views`]).
+//! coalescing free list (`heap.rs`); freed pages stay resident or go back to
+//! the OS as `residency.rs` decides. How blocks are mapped, protected and
+//! given back is the strategy's (`views.rs`).
 //!
 //! Because everything lies inside one reservation no larger than the
 //! architecture's relocation range, any section can reach any other with the
