@@ -128,7 +128,7 @@ test_arch() { # $1 short name, rest: test-binary args
   # Every OS call of the core failing in turn (a refused cache flush among
   # them, where the kernel does the flush), one test at a time.
   [ "${JITMM_CROSS_FAULTS:-1}" = 0 ] ||
-    "${cargo_test[@]}" --features coherence-ledger,fault-injection --test fault_injection -- --test-threads=1
+    "${cargo_test[@]}" --features coherence-ledger,fault-injection --test fault_injection --test membarrier_refused -- --test-threads=1
 }
 
 install=1
