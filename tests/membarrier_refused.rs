@@ -17,27 +17,8 @@ use jitmm::{Arena, Class, Errno, Object, Strategy};
 
 const ARENA_SIZE: usize = 16 << 20;
 
-/// Where every membarrier is refused (and the architecture needs one to
-/// publish code to other threads), freed code addresses are never handed
-/// out again, and the probe says so. Runs in a child process of its own:
-/// the refusal must come before the process first registers (at its first
-/// probe), and is then fixed for the process.
 #[test]
 fn refused_membarrier_quarantines_freed_code() {
-    const CHILD: &str = "JITMM_TEST_MEMBARRIER_REFUSED";
-    if std::env::var_os(CHILD).is_none() {
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "refused_membarrier_quarantines_freed_code",
-                "--nocapture",
-            ])
-            .env(CHILD, "1")
-            .status()
-            .unwrap();
-        assert!(status.success(), "the child failed: {status}");
-        return;
-    }
     fault::refuse(Op::Membarrier, Errno(libc::EPERM));
     let probe = jitmm::probe();
     let needs_membarrier = !probe.cross_thread_method.starts_with("none needed beyond");
