@@ -70,3 +70,12 @@ pub enum Error {
 
 /// Shorthand used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Turns an errno of `op` into the error of an arena of `strategy`.
+pub(crate) fn os_error(strategy: Strategy, op: Op) -> impl Fn(Errno) -> Error {
+    move |errno| Error::Os {
+        op,
+        strategy,
+        errno,
+    }
+}

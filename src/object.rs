@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 
 use crate::arena::{Arena, Chunk, Class};
 use crate::config::Config;
-use crate::error::{Error, Op, Result};
+use crate::error::{os_error, Error, Op, Result};
 use crate::icache;
 use crate::ledger;
 use crate::perf_map::{self, Symbol};
@@ -230,32 +230,20 @@ impl ObjectCore {
         for chunk in &self.chunks {
             self.arena.protect_final(chunk)?;
         }
-        let os_error = |op| {
-            let strategy = self.arena.strategy();
-            move |errno| Error::Os {
-                op,
-                strategy,
-                errno,
-            }
-        };
-        let mut flushed = false;
-        for chunk in self.chunks.iter().filter(|c| c.class == Class::Code) {
-            let (exec, _) = self.arena.addresses(chunk.class, chunk.range.start);
+        let strategy = self.arena.strategy();
+        let code = || self.chunks.iter().filter(|c| c.class == Class::Code);
+        for chunk in code() {
+            let exec = self.arena.exec_range(chunk);
             // SAFETY: the chunk is mapped code of this object.
-            unsafe { icache::flush(exec as *const u8, chunk.range.len()) }
-                .map_err(os_error(Op::CacheFlush))?;
-            flushed = true;
+            unsafe { icache::flush(exec.start as *const u8, exec.len()) }
+                .map_err(os_error(strategy, Op::CacheFlush))?;
         }
-        if flushed {
-            let reused = self
-                .chunks
-                .iter()
-                .any(|c| c.class == Class::Code && c.reused);
-            icache::publish(reused).map_err(os_error(Op::Membarrier))?;
+        if code().next().is_some() {
+            let reused = code().any(|c| c.reused);
+            icache::publish(reused).map_err(os_error(strategy, Op::Membarrier))?;
         }
-        for chunk in self.chunks.iter().filter(|c| c.class == Class::Code) {
-            let (exec, _) = self.arena.addresses(chunk.class, chunk.range.start);
-            ledger::handed_out(exec..exec + chunk.range.len());
+        for chunk in code() {
+            ledger::handed_out(self.arena.exec_range(chunk));
         }
         self.finalized = true;
         bump(&COUNTERS.objects_finalized, 1);

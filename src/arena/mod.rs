@@ -157,6 +157,11 @@ impl Arena {
         )
     }
 
+    /// Where a chunk runs (or is read).
+    pub(crate) fn exec_range(&self, chunk: &Chunk) -> Range<usize> {
+        self.base() + chunk.range.start..self.base() + chunk.range.end
+    }
+
     /// Checks a request and returns the chunk length and alignment to use.
     pub(crate) fn layout(&self, class: Class, size: usize, align: usize) -> Result<(usize, usize)> {
         if size == 0 {
@@ -194,16 +199,16 @@ impl Arena {
             ),
         };
         stats::live(class as usize, len as isize);
-        if class == Class::Code {
-            let exec = self.base() + range.start..self.base() + range.end;
-            ledger::reused(exec.clone());
-            ledger::written(exec);
-        }
-        Ok(Chunk {
+        let chunk = Chunk {
             class,
             range,
             reused,
-        })
+        };
+        if class == Class::Code {
+            ledger::reused(self.exec_range(&chunk));
+            ledger::written(self.exec_range(&chunk));
+        }
+        Ok(chunk)
     }
 
     /// Claims and maps blocks for a chunk of `len` bytes.
@@ -273,8 +278,7 @@ impl Arena {
     /// stays the hot one.
     pub(crate) fn free_unused(&self, chunk: &Chunk) {
         stats::live(chunk.class as usize, -(chunk.range.len() as isize));
-        let base = self.base();
-        ledger::unwritten(base + chunk.range.start..base + chunk.range.end);
+        ledger::unwritten(self.exec_range(chunk));
         let mut heap = self.heaps[chunk.class as usize].lock();
         self.put_back(&mut heap, chunk, Origin::Unused);
     }

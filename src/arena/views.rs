@@ -12,7 +12,8 @@ use std::ops::Range;
 use super::dual_map::DualMap;
 use super::mprotect::Mprotect;
 use super::Class;
-use crate::error::{Errno, Error, Op, Result};
+pub(super) use crate::error::os_error;
+use crate::error::{Error, Op, Result};
 use crate::os::{self, Prot};
 use crate::strategy::Strategy;
 
@@ -82,15 +83,6 @@ pub(super) fn new(strategy: Strategy, size: usize) -> Result<Box<dyn Views>> {
         Strategy::Auto => Err(Error::InvalidArgument(
             "an arena needs a concrete strategy (resolve Auto first)",
         )),
-    }
-}
-
-/// Turns an errno of `op` into the error of a strategy.
-pub(super) fn os_error(strategy: Strategy, op: Op) -> impl Fn(Errno) -> Error {
-    move |errno| Error::Os {
-        op,
-        strategy,
-        errno,
     }
 }
 
