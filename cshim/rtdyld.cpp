@@ -51,7 +51,8 @@ void RTDyldManager::reserveAllocationSpace(uintptr_t CodeSize, llvm::Align CodeA
                          RWDataSize, RWDataAlign.value());
 }
 
-uint8_t *RTDyldManager::allocate(int cls, uintptr_t size, unsigned alignment) {
+uint8_t *RTDyldManager::allocate(int cls, uintptr_t size, unsigned alignment,
+                                 unsigned section_id) {
   std::lock_guard<std::mutex> lock(mutex_);
   jitmm_core_object *object = current();
   if (!object)
@@ -61,18 +62,31 @@ uint8_t *RTDyldManager::allocate(int cls, uintptr_t size, unsigned alignment) {
   // still gets a distinct address.
   if (api_->object_allocate(object, cls, size ? size : 1, alignment, &section) != 0)
     return nullptr;
-  current_sections_.emplace_back(section.rw, section.exec);
+  current_sections_.push_back({section.rw, section.exec, section_id});
   return section.rw;
 }
 
-uint8_t *RTDyldManager::allocateCodeSection(uintptr_t Size, unsigned Alignment, unsigned,
-                                            llvm::StringRef) {
-  return allocate(JITMM_CLASS_CODE, Size, Alignment);
+uint8_t *RTDyldManager::allocateCodeSection(uintptr_t Size, unsigned Alignment,
+                                            unsigned SectionID, llvm::StringRef) {
+  return allocate(JITMM_CLASS_CODE, Size, Alignment, SectionID);
 }
 
-uint8_t *RTDyldManager::allocateDataSection(uintptr_t Size, unsigned Alignment, unsigned,
-                                            llvm::StringRef, bool IsReadOnly) {
-  return allocate(IsReadOnly ? JITMM_CLASS_RODATA : JITMM_CLASS_RWDATA, Size, Alignment);
+uint8_t *RTDyldManager::allocateDataSection(uintptr_t Size, unsigned Alignment,
+                                            unsigned SectionID, llvm::StringRef,
+                                            bool IsReadOnly) {
+  return allocate(IsReadOnly ? JITMM_CLASS_RODATA : JITMM_CLASS_RWDATA, Size, Alignment,
+                  SectionID);
+}
+
+// Tells RuntimeDyld where a section runs.  RuntimeDyld allocates section
+// `id` as entry `id` of its section table (and only then calls
+// notifyObjectLoaded), so the entry is found without a search; one whose
+// working memory is not `rw` (not expected) falls back to the search.
+static void mapToExec(llvm::RuntimeDyld &RTDyld, uint8_t *rw, uint8_t *exec, unsigned id) {
+  if (RTDyld.getSectionContent(id).data() == reinterpret_cast<const char *>(rw))
+    RTDyld.reassignSectionAddress(id, reinterpret_cast<uint64_t>(exec));
+  else
+    RTDyld.mapSectionAddress(rw, reinterpret_cast<uint64_t>(exec));
 }
 
 // Names the object's global functions at their executable addresses, for
@@ -103,9 +117,9 @@ void RTDyldManager::notifyObjectLoaded(llvm::RuntimeDyld &RTDyld,
   std::lock_guard<std::mutex> lock(mutex_);
   if (!current_)
     return;
-  for (const auto &[rw, exec] : current_sections_)
-    if (rw != exec)
-      RTDyld.mapSectionAddress(rw, reinterpret_cast<uint64_t>(exec));
+  for (const LoadingSection &section : current_sections_)
+    if (section.rw != section.exec)
+      mapToExec(RTDyld, section.rw, section.exec, section.id);
   if (api_->object_wants_symbols(current_))
     reportFunctions(api_, current_, RTDyld, Obj);
   api_->object_placed(current_);
@@ -156,6 +170,16 @@ void RTDyldManager::registerEHFrames(uint8_t *, uint64_t LoadAddr, size_t Size) 
   // them were resolved for the load (executable-side) address.
   llvm::RTDyldMemoryManager::registerEHFrames(reinterpret_cast<uint8_t *>(LoadAddr), LoadAddr,
                                               Size);
+}
+
+void RTDyldManager::deregisterEHFrames() {
+  // Newest first.  libgcc keeps registered frames in a list, newest at the
+  // head, and searches it for each one deregistered: in registration order
+  // (LLVM's) each search walks past every frame still registered, and an
+  // MCJIT engine's teardown is quadratic in its modules.
+  for (auto frame = EHFrames.rbegin(); frame != EHFrames.rend(); ++frame)
+    deregisterEHFramesInProcess(frame->Addr, frame->Size);
+  EHFrames.clear();
 }
 
 } // namespace detail

@@ -69,8 +69,11 @@ void gdbWithdrawWithin(uint64_t start, uint64_t end);
 // Address contract: allocate*Section returns the RW address the linker
 // writes through.  Under Mprotect that is also where the section runs.
 // Under DualMap, notifyObjectLoaded tells RuntimeDyld each section's
-// executable address (mapSectionAddress) before relocations are resolved;
-// an object that reaches finalizeMemory without that gets an error.
+// executable address before relocations are resolved, by the SectionID
+// RuntimeDyld allocated it under (reassignSectionAddress: constant time;
+// mapSectionAddress would scan every section the RuntimeDyld ever loaded,
+// and MCJIT keeps one RuntimeDyld for all its modules); an object that
+// reaches finalizeMemory without that gets an error.
 class RTDyldManager final : public llvm::RTDyldMemoryManager {
 public:
   explicit RTDyldManager(std::shared_ptr<ArenaRef> arena);
@@ -90,9 +93,18 @@ public:
   void notifyObjectLoaded(llvm::ExecutionEngine *EE, const llvm::object::ObjectFile &Obj) override;
   bool finalizeMemory(std::string *ErrMsg = nullptr) override;
   void registerEHFrames(uint8_t *Addr, uint64_t LoadAddr, size_t Size) override;
+  void deregisterEHFrames() override;
 
 private:
-  uint8_t *allocate(int cls, uintptr_t size, unsigned alignment);
+  // A section of the object being loaded: where RuntimeDyld writes it,
+  // where it runs, and RuntimeDyld's SectionID for it.
+  struct LoadingSection {
+    uint8_t *rw;
+    uint8_t *exec;
+    unsigned id;
+  };
+
+  uint8_t *allocate(int cls, uintptr_t size, unsigned alignment, unsigned section_id);
   jitmm_core_object *current();
 
   std::shared_ptr<ArenaRef> arena_;
@@ -100,11 +112,11 @@ private:
   const bool debugger_;
   llvm::ExecutionEngine *gdb_engine_ = nullptr; // the engine given the GDB listener
   std::mutex mutex_;
-  // The object RuntimeDyld is loading now, and its sections (rw, exec).
-  // Inline capacity: an ORC layer's manager holds one object of a few
-  // sections, so the common case allocates nothing.
+  // The object RuntimeDyld is loading now, and its sections.  Inline
+  // capacity: an ORC layer's manager holds one object of a few sections, so
+  // the common case allocates nothing.
   jitmm_core_object *current_ = nullptr;
-  llvm::SmallVector<std::pair<uint8_t *, uint8_t *>, 4> current_sections_;
+  llvm::SmallVector<LoadingSection, 4> current_sections_;
   // Loaded objects waiting for finalizeMemory, and every object owned.
   llvm::SmallVector<jitmm_core_object *, 1> pending_;
   llvm::SmallVector<jitmm_core_object *, 1> owned_;
