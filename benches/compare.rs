@@ -6,8 +6,9 @@
 //! markdown table with the command, the CPU and the date.
 //!
 //! ```sh
-//! cargo bench --bench compare             # full run (a few minutes)
-//! cargo bench --bench compare -- --smoke  # tiny counts, seconds
+//! cargo bench --bench compare               # full run (about a quarter of an hour)
+//! cargo bench --bench compare -- --smoke    # tiny counts, seconds
+//! cargo bench --bench compare -- --scaling  # only 6. and 7. (modules loaded)
 //! ```
 
 use std::collections::BTreeMap;
@@ -23,6 +24,10 @@ struct Counts {
     modules: u32,
     thread_modules: u32,
     live: u32,
+    /// 6.: modules in one MCJIT engine at which its cost is reported.
+    one_engine: [u32; 3],
+    /// 7.: modules loaded (and kept) at which each path's cost is reported.
+    scaling: [u32; 3],
 }
 
 const FULL: Counts = Counts {
@@ -32,6 +37,8 @@ const FULL: Counts = Counts {
     modules: 1_000,
     thread_modules: 1_000,
     live: 100_000,
+    one_engine: [1_000, 8_000, 20_000],
+    scaling: [1_000, 10_000, 50_000],
 };
 
 const SMOKE: Counts = Counts {
@@ -41,7 +48,22 @@ const SMOKE: Counts = Counts {
     modules: 4,
     thread_modules: 4,
     live: 500,
+    one_engine: [4, 8, 12],
+    scaling: [4, 8, 12],
 };
+
+/// Rounds of 6., interleaved across managers; the median is reported.
+const ONE_ENGINE_ROUNDS: usize = 3;
+
+/// The paths of 7.: driver name, label, LLVM's manager (driver name, label),
+/// and whether the counts are divided by ten (each live MCJIT engine holds
+/// about half a MiB of LLVM's own memory).
+const SCALING_PATHS: [(&str, &str, &str, &str, bool); 4] = [
+    ("mcjit_one", "MCJIT, one engine", "smm", "SectionMemoryManager", false),
+    ("mcjit", "MCJIT, an engine per module", "smm", "SectionMemoryManager", true),
+    ("orc_rtdyld", "ORC RTDyld", "smm", "SectionMemoryManager", false),
+    ("orc_jitlink", "ORC JITLink", "ipmm", "InProcessMemoryManager", false),
+];
 
 /// `target/<profile>/deps`, where the bench binary lives and cargo builds
 /// libjitmm.so for it (`target/<profile>` holds a copy only after `cargo
@@ -249,21 +271,160 @@ impl Table {
     }
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let smoke = args.iter().any(|a| a == "--smoke");
-    let counts = if smoke { &SMOKE } else { &FULL };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib_dir = deps_dir();
-    assert!(
-        lib_dir.join("libjitmm.so").exists(),
-        "libjitmm.so is not in {lib_dir:?}, next to the bench binary"
-    );
-    let exe = build_driver(root, &lib_dir);
-
+/// Runs `mm_bench scale <path> <manager> <counts>` and returns its figures.
+fn scale(exe: &Path, path: &str, manager: &str, at: &[u32]) -> BTreeMap<String, f64> {
+    let list: Vec<String> = at.iter().map(u32::to_string).collect();
     let mut r = BTreeMap::new();
     run(
-        &exe,
+        exe,
+        &[
+            "scale".to_string(),
+            path.to_string(),
+            manager.to_string(),
+            list.join(","),
+        ],
+        &mut r,
+    );
+    r
+}
+
+/// The median of each key over rounds (keys missing from a round are left
+/// out of that key's median).
+fn median_by_key(rounds: &[BTreeMap<String, f64>]) -> BTreeMap<String, f64> {
+    let mut values: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for round in rounds {
+        for (key, value) in round {
+            values.entry(key.clone()).or_default().push(*value);
+        }
+    }
+    values
+        .into_iter()
+        .map(|(key, mut v)| {
+            v.sort_by(f64::total_cmp);
+            let n = v.len();
+            let median = if n % 2 == 1 {
+                v[n / 2]
+            } else {
+                (v[n / 2 - 1] + v[n / 2]) / 2.0
+            };
+            (key, median)
+        })
+        .collect()
+}
+
+/// A ratio cell, or "—" when either side is missing.
+fn ratio(num: Option<f64>, den: Option<f64>) -> String {
+    match (num, den) {
+        (Some(n), Some(d)) if d > 0.0 => format!("{}×", self::num(n / d)),
+        _ => "—".to_string(),
+    }
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map(num).unwrap_or_else(|| "—".into())
+}
+
+/// 6.: jitmm and SectionMemoryManager in one MCJIT engine each, rounds
+/// interleaved across the two.
+fn one_engine_table(exe: &Path, counts: &Counts) -> Vec<String> {
+    let managers = ["smm", "dualmap"];
+    let mut rounds: Vec<Vec<BTreeMap<String, f64>>> = vec![Vec::new(); managers.len()];
+    for _ in 0..ONE_ENGINE_ROUNDS {
+        for (i, manager) in managers.iter().enumerate() {
+            rounds[i].push(scale(exe, "mcjit_one", manager, &counts.one_engine));
+        }
+    }
+    let mut r = BTreeMap::new();
+    for per_manager in &rounds {
+        r.extend(median_by_key(per_manager));
+    }
+    let get = |m: &str, n: u32, f: &str| r.get(&format!("scale.mcjit_one.{m}.{n}.{f}")).copied();
+    let us = |v: Option<f64>| v.map(|ns| ns / 1000.0);
+    let first = counts.one_engine[0];
+    counts
+        .one_engine
+        .iter()
+        .map(|&n| {
+            let jitmm = us(get("dualmap", n, "manager_ns"));
+            let smm = us(get("smm", n, "manager_ns"));
+            let (jr, sr) = (
+                get("dualmap", n, "modules_per_s"),
+                get("smm", n, "modules_per_s"),
+            );
+            format!(
+                "| {n} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(jitmm),
+                ratio(jitmm, us(get("dualmap", first, "manager_ns"))),
+                cell(smm),
+                ratio(smm, jitmm),
+                cell(jr),
+                cell(sr),
+                ratio(jr, sr),
+            )
+        })
+        .collect()
+}
+
+/// 7.: every path, LLVM's manager, DualMap and DualMap with GDB
+/// registration and the perf map on; one run each up to the largest count.
+fn scaling_table(exe: &Path, counts: &Counts) -> Vec<String> {
+    let mut rows = Vec::new();
+    for (path, label, llvm, llvm_label, tenth) in SCALING_PATHS {
+        let at_counts = counts.scaling.map(|n| if tenth { (n / 10).max(1) } else { n });
+        let label = format!(
+            "{label} ({})",
+            at_counts.map(|n| n.to_string()).join(" / ")
+        );
+        for (manager, manager_label) in [
+            (llvm, llvm_label),
+            ("dualmap", "jitmm DualMap"),
+            ("dualmap_debug", "jitmm DualMap, GDB + perf map on"),
+        ] {
+            let r = scale(exe, path, manager, &at_counts);
+            let key = |f: &str| format!("scale.{path}.{manager}.{f}");
+            let get = |f: &str| r.get(&key(f)).copied();
+            let loaded = get("loaded").unwrap_or(0.0);
+            let stopped = at_counts.iter().any(|&n| f64::from(n) > loaded);
+            let measures: [(&str, &str, fn(f64) -> f64, &str); 3] = [
+                ("manager µs", "manager_ns", |ns| ns / 1000.0, "free_manager_ns"),
+                ("JIT CPU µs", "modules_per_s", |rate| 1e6 / rate, "free_cpu_ns"),
+                ("VMAs in all", "vmas", |v| v, ""),
+            ];
+            for (what, field, scale_value, free_field) in measures {
+                let at: Vec<Option<f64>> = at_counts
+                    .iter()
+                    .map(|n| get(&format!("{n}.{field}")).map(scale_value))
+                    .collect();
+                let free = get(free_field).map(|ns| ns / 1000.0);
+                let mut manager_cell = manager_label.to_string();
+                if stopped {
+                    manager_cell.push_str(&format!(
+                        " (stopped at {loaded} modules: vm.max_map_count)"
+                    ));
+                }
+                rows.push(format!(
+                    "| {label} | {manager_cell} | {what} | {} | {} | {} | {} | {} |",
+                    cell(at[0]),
+                    cell(at[1]),
+                    cell(at[2]),
+                    if what.starts_with("VMAs") {
+                        "—".to_string()
+                    } else {
+                        ratio(at[2], at[0])
+                    },
+                    free.map_or_else(|| "—".to_string(), |us| format!("{} µs", num(us))),
+                ));
+            }
+        }
+    }
+    rows
+}
+
+/// 1. to 5.: one row each, jitmm's two strategies against LLVM's manager.
+fn main_table(exe: &Path, counts: &Counts) -> Vec<String> {
+    let mut r = BTreeMap::new();
+    run(
+        exe,
         &[
             "main".to_string(),
             counts.small.to_string(),
@@ -278,7 +439,7 @@ fn main() {
         let llvm = if iface == "rtdyld" { "smm" } else { "ipmm" };
         for kind in [llvm, "dualmap", "mprotect"] {
             run(
-                &exe,
+                exe,
                 &[
                     "live".to_string(),
                     iface.to_string(),
@@ -431,13 +592,41 @@ fn main() {
         );
     }
 
+    t.rows
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let scaling_only = args.iter().any(|a| a == "--scaling");
+    let counts = if smoke { &SMOKE } else { &FULL };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib_dir = deps_dir();
+    assert!(
+        lib_dir.join("libjitmm.so").exists(),
+        "libjitmm.so is not in {lib_dir:?}, next to the bench binary"
+    );
+    let exe = build_driver(root, &lib_dir);
+
+    let main_rows = if scaling_only {
+        Vec::new()
+    } else {
+        main_table(&exe, counts)
+    };
+    let one_engine_rows = one_engine_table(&exe, counts);
+    let scaling_rows = scaling_table(&exe, counts);
+
     let mut command = String::new();
     if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
         command.push_str(&format!("CARGO_TARGET_DIR={dir} "));
     }
     command.push_str("cargo bench --bench compare");
-    if smoke {
-        command.push_str(" -- --smoke");
+    let flags: Vec<&str> = [(smoke, "--smoke"), (scaling_only, "--scaling")]
+        .into_iter()
+        .filter_map(|(on, flag)| on.then_some(flag))
+        .collect();
+    if !flags.is_empty() {
+        command.push_str(&format!(" -- {}", flags.join(" ")));
     }
     println!();
     println!(
@@ -459,10 +648,30 @@ fn main() {
         "- Counts: {} small / {} medium / {} large objects per manager, {} modules per JIT path and {} per thread case (median of 3 rounds, interleaved across managers), {} live objects",
         counts.small, counts.medium, counts.large, counts.modules, counts.thread_modules, counts.live
     );
+    if !main_rows.is_empty() {
+        println!();
+        println!("| Measurement | LLVM manager | LLVM | jitmm DualMap | DualMap ÷ LLVM | jitmm Mprotect | Mprotect ÷ LLVM |");
+        println!("|---|---|---:|---:|---:|---:|---:|");
+        for row in &main_rows {
+            println!("{row}");
+        }
+    }
     println!();
-    println!("| Measurement | LLVM manager | LLVM | jitmm DualMap | DualMap ÷ LLVM | jitmm Mprotect | Mprotect ÷ LLVM |");
-    println!("|---|---|---:|---:|---:|---:|---:|");
-    for row in &t.rows {
+    println!(
+        "6. MCJIT, one engine for every module (median of {ONE_ENGINE_ROUNDS} rounds, interleaved); manager time: median of ten slices of the 500 modules before the count"
+    );
+    println!();
+    println!("| Modules in the engine | jitmm DualMap, manager µs/module | ÷ own at {} | SectionMemoryManager, manager µs/module | SMM ÷ jitmm | jitmm modules/s | SMM modules/s | jitmm ÷ SMM |", counts.one_engine[0]);
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in &one_engine_rows {
+        println!("{row}");
+    }
+    println!();
+    println!("7. Cost per module against modules loaded and kept (one run each), at the counts after each path; freeing: all modules at the end, in load order");
+    println!();
+    println!("| Path (modules loaded) | Manager | Per module | at the first | second | third count | third ÷ first | freeing, per module |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|");
+    for row in &scaling_rows {
         println!("{row}");
     }
 }

@@ -12,6 +12,9 @@
 //       3. many small objects live, then all freed (one process per case)
 //   mm_bench micro <rtdyld|jitlink> <manager> <small|medium|large> <objects>
 //       one steady-state loop of 1. alone (e.g. to run it under strace)
+//   mm_bench scale <mcjit_one|mcjit|orc_rtdyld|orc_jitlink> <manager> <n1,n2,...>
+//       6. and 7. cost per module with n1, n2, ... modules loaded and kept
+//       in one JIT, then freed (one process per case)
 //
 // Syscalls are counted for every manager the same way: this program defines
 // mmap, mprotect, munmap, madvise, fallocate and mremap itself (exported with
@@ -46,6 +49,7 @@
 #endif
 
 #include <llvm/ExecutionEngine/ExecutionEngine.h>
+#include <llvm/ExecutionEngine/JITEventListener.h>
 #include <llvm/ExecutionEngine/JITLink/JITLink.h>
 #include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/MCJIT.h>
@@ -379,7 +383,9 @@ static uint64_t jitmm_syscalls(const jitmm_stats &s) {
 
 // ---- Managers ----------------------------------------------------------------------
 
-enum class Kind { SMM, IPMM, DualMap, Mprotect };
+// DualMapDebug: DualMap with GDB registration and the perf map on, the two
+// services that keep a record per live object.
+enum class Kind { SMM, IPMM, DualMap, Mprotect, DualMapDebug };
 
 static const char *kind_name(Kind k) {
   switch (k) {
@@ -391,6 +397,8 @@ static const char *kind_name(Kind k) {
     return "dualmap";
   case Kind::Mprotect:
     return "mprotect";
+  case Kind::DualMapDebug:
+    return "dualmap_debug";
   }
   return "?";
 }
@@ -404,12 +412,15 @@ static Kind parse_kind(const std::string &s) {
     return Kind::DualMap;
   if (s == "mprotect")
     return Kind::Mprotect;
+  if (s == "dualmap_debug")
+    return Kind::DualMapDebug;
   die("unknown manager " + s);
 }
 
 static jitmm::Config jconfig(Kind k) {
   jitmm::Config c{};
-  c.strategy = k == Kind::DualMap ? JITMM_STRATEGY_DUALMAP : JITMM_STRATEGY_MPROTECT;
+  c.strategy = k == Kind::Mprotect ? JITMM_STRATEGY_MPROTECT : JITMM_STRATEGY_DUALMAP;
+  c.debugger = c.perf_map = k == Kind::DualMapDebug;
   return c;
 }
 
@@ -929,6 +940,8 @@ static std::unique_ptr<LLJIT> make_lljit(bool jitlink, Kind k, ManagerTime *mt, 
               std::make_unique<ObjectLinkingLayer>(es, std::make_unique<TimedJITLink>(k, mt));
           if (Error e = jitmm_compat::addEHFramePlugin(*layer, es))
             return std::move(e);
+          if (k == Kind::DualMapDebug)
+            layer->addPlugin(jitmm::createGDBPlugin(es));
           return std::move(layer);
         });
   } else {
@@ -936,10 +949,13 @@ static std::unique_ptr<LLJIT> make_lljit(bool jitlink, Kind k, ManagerTime *mt, 
     // manager per object.
     builder.setObjectLinkingLayerCreator(
         [k, mt](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es)) -> Expected<std::unique_ptr<ObjectLayer>> {
-          return std::make_unique<RTDyldObjectLinkingLayer>(
+          auto layer = std::make_unique<RTDyldObjectLinkingLayer>(
               es, [k, mt](JITMM_RTDYLD_FACTORY_PARAMS) {
                 return std::make_unique<TimedRTDyld>(k, mt);
               });
+          if (k == Kind::DualMapDebug)
+            layer->registerJITEventListener(*JITEventListener::createGDBRegistrationListener());
+          return std::move(layer);
         });
   }
   return check(builder.create(), "LLJIT");
@@ -985,6 +1001,180 @@ static double threads_orc_jitlink(Kind k, int threads, int per_thread) {
   return threads * per_thread / (wall / 1e9);
 }
 
+// ---- 6 + 7: cost per module against modules loaded ---------------------------------------
+
+// A JIT that keeps every module it loads, so that the cost of the next
+// module can be measured against how many are loaded.  load() compiles,
+// links, looks up and calls module `id`'s function.
+class Keeper {
+public:
+  virtual ~Keeper() = default;
+  virtual void load(int id) = 0;
+  // Frees every module: the engines, or the ResourceTrackers in load order.
+  virtual void free_all() = 0;
+};
+
+static void call_loaded(uint64_t addr, int id) {
+  if (!addr)
+    die("no function in module " + std::to_string(id));
+  expect_result(reinterpret_cast<uint64_t (*)(uint64_t)>(addr)(3), id);
+}
+
+// MCJIT, one engine (and one memory manager) for every module, as
+// LLVMAddModule / inkwell's add_module / a REPL that keeps its engine use it.
+class McjitOneEngine final : public Keeper {
+public:
+  McjitOneEngine(Kind k, ManagerTime *mt) {
+    std::string err;
+    ee_.reset(EngineBuilder(std::make_unique<Module>("base", ctx_))
+                  .setEngineKind(EngineKind::JIT)
+                  .setErrorStr(&err)
+                  .setMCJITMemoryManager(std::make_unique<TimedRTDyld>(k, mt))
+                  .create());
+    if (!ee_)
+      die("MCJIT: " + err);
+  }
+  void load(int id) override {
+    ee_->addModule(parse_module(module_ir(id), ctx_));
+    call_loaded(ee_->getFunctionAddress("f" + std::to_string(id)), id);
+  }
+  void free_all() override { ee_.reset(); }
+
+private:
+  LLVMContext ctx_;
+  std::unique_ptr<ExecutionEngine> ee_; // declared after ctx_: destroyed first
+};
+
+// MCJIT, an engine per module, every engine kept.
+class McjitPerModule final : public Keeper {
+public:
+  McjitPerModule(Kind k, ManagerTime *mt) : kind_(k), mt_(mt) {}
+  void load(int id) override {
+    Engine e;
+    e.ctx = std::make_unique<LLVMContext>();
+    std::string err;
+    e.ee.reset(EngineBuilder(parse_module(module_ir(id), *e.ctx))
+                   .setEngineKind(EngineKind::JIT)
+                   .setErrorStr(&err)
+                   .setMCJITMemoryManager(std::make_unique<TimedRTDyld>(kind_, mt_))
+                   .create());
+    if (!e.ee)
+      die("MCJIT: " + err);
+    call_loaded(e.ee->getFunctionAddress("f" + std::to_string(id)), id);
+    engines_.push_back(std::move(e));
+  }
+  void free_all() override { engines_.clear(); }
+
+private:
+  struct Engine {
+    std::unique_ptr<LLVMContext> ctx;
+    std::unique_ptr<ExecutionEngine> ee; // destroyed before its context
+  };
+  Kind kind_;
+  ManagerTime *mt_;
+  std::vector<Engine> engines_;
+};
+
+// ORC LLJIT (RuntimeDyld or JITLink layer), each module under a
+// ResourceTracker of its own, every tracker kept.
+class OrcKeeper final : public Keeper {
+public:
+  OrcKeeper(bool jitlink, Kind k, ManagerTime *mt) : jit_(make_lljit(jitlink, k, mt, false)) {}
+  ~OrcKeeper() override { free_all(); }
+  void load(int id) override {
+    auto ctx = std::make_unique<LLVMContext>();
+    auto m = parse_module(module_ir(id), *ctx);
+    auto rt = jit_->getMainJITDylib().createResourceTracker();
+    check(jit_->addIRModule(rt, ThreadSafeModule(std::move(m), std::move(ctx))), "addIRModule");
+    call_loaded(check(jit_->lookup("f" + std::to_string(id)), "lookup").getValue(), id);
+    trackers_.push_back(std::move(rt));
+  }
+  void free_all() override {
+    for (auto &rt : trackers_)
+      check(rt->remove(), "remove");
+    trackers_.clear();
+  }
+
+private:
+  std::unique_ptr<LLJIT> jit_;
+  std::vector<ResourceTrackerSP> trackers_;
+};
+
+static std::unique_ptr<Keeper> make_keeper(const std::string &path, Kind k, ManagerTime *mt) {
+  if (path == "mcjit_one")
+    return std::make_unique<McjitOneEngine>(k, mt);
+  if (path == "mcjit")
+    return std::make_unique<McjitPerModule>(k, mt);
+  if (path == "orc_rtdyld" || path == "orc_jitlink")
+    return std::make_unique<OrcKeeper>(path == "orc_jitlink", k, mt);
+  die("unknown path " + path);
+}
+
+// Loads modules into one JIT up to each checkpoint, keeping them all; at
+// each, the cost per module over the last modules before it (manager time
+// and the JIT thread's CPU time), then the cost per module of freeing them
+// all.  LLVM's managers take VMAs per module and stop short of
+// vm.max_map_count, where mmap fails and RuntimeDyld aborts.
+static void scale(const std::string &path, Kind k, const std::vector<int> &checkpoints) {
+  std::string key = "scale." + path + "." + kind_name(k);
+  ManagerTime mt;
+  auto keeper = make_keeper(path, k, &mt);
+  const long limit = vm_max_map_count();
+  const size_t vmas0 = read_maps().size();
+  int loaded = 0;
+  for (int n : checkpoints) {
+    const int window = std::min(500, std::max(1, n / 2));
+    const int start = std::max(loaded, n - window);
+    bool stopped = false;
+    while (loaded < start) {
+      if (loaded % 500 == 0 && long(read_maps().size()) + 4 * (500 + window) + 1000 > limit) {
+        stopped = true;
+        break;
+      }
+      keeper->load(loaded++);
+    }
+    if (stopped || long(read_maps().size()) + 4 * window + 1000 > limit)
+      break;
+    // Manager time is wall-clock: the median of ten slices of the window
+    // leaves out the slices in which the thread was descheduled mid-call.
+    const int slices = std::min(10, n - start);
+    std::vector<double> slice_ns;
+    uint64_t cpu0 = thread_cpu_ns();
+    for (int i = 0; i < slices; ++i) {
+      const int end = start + (n - start) * (i + 1) / slices;
+      const int first = loaded;
+      mt.reset();
+      for (; loaded < end; ++loaded)
+        keeper->load(loaded);
+      slice_ns.push_back(mt.ns() / std::max(1, end - first));
+    }
+    double cpu = double(thread_cpu_ns() - cpu0);
+    std::sort(slice_ns.begin(), slice_ns.end());
+    std::string at = key + "." + std::to_string(n);
+    emit(at + ".manager_ns", slice_ns[slice_ns.size() / 2]);
+    emit(at + ".modules_per_s", (n - start) / (cpu / 1e9));
+    emit(at + ".vmas", double(read_maps().size()) - double(vmas0));
+  }
+  emit(key + ".loaded", loaded);
+  mt.reset();
+  uint64_t cpu0 = thread_cpu_ns();
+  keeper->free_all();
+  double cpu = double(thread_cpu_ns() - cpu0);
+  emit(key + ".free_manager_ns", mt.ns() / std::max(1, loaded));
+  emit(key + ".free_cpu_ns", cpu / std::max(1, loaded));
+}
+
+static std::vector<int> parse_counts(const std::string &list) {
+  std::vector<int> counts;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ','))
+    counts.push_back(std::atoi(item.c_str()));
+  if (counts.empty() || !std::is_sorted(counts.begin(), counts.end()) || counts.front() <= 0)
+    die("checkpoints must be ascending positive counts: " + list);
+  return counts;
+}
+
 // ---- main ----------------------------------------------------------------------------------
 
 int main(int argc, char **argv) {
@@ -997,6 +1187,10 @@ int main(int argc, char **argv) {
     live(args[1] == "rtdyld", parse_kind(args[2]), std::atoi(args[3].c_str()));
     return 0;
   }
+  if (args.size() == 4 && args[0] == "scale") {
+    scale(args[1], parse_kind(args[2]), parse_counts(args[3]));
+    return 0;
+  }
   if (args.size() == 5 && args[0] == "micro") {
     MicroResult r =
         micro(args[1] == "rtdyld", parse_kind(args[2]), parse_size(args[3]), std::atoi(args[4].c_str()));
@@ -1007,7 +1201,8 @@ int main(int argc, char **argv) {
   }
   if (args.size() != 6 || args[0] != "main")
     die("usage: mm_bench main <small> <medium> <large> <modules> <thread-modules> | live "
-        "<rtdyld|jitlink> <manager> <objects> | micro <rtdyld|jitlink> <manager> <size> <objects>");
+        "<rtdyld|jitlink> <manager> <objects> | micro <rtdyld|jitlink> <manager> <size> <objects> | "
+        "scale <mcjit_one|mcjit|orc_rtdyld|orc_jitlink> <manager> <n1,n2,...>");
   int counts[3] = {std::atoi(args[1].c_str()), std::atoi(args[2].c_str()),
                    std::atoi(args[3].c_str())};
   int modules = std::atoi(args[4].c_str());
