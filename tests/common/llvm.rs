@@ -88,6 +88,14 @@ impl Mcjit {
         }
     }
 
+    /// Adds a module to the engine (LLVMAddModule), parsed in its context;
+    /// the engine compiles it at the next lookup of one of its symbols.
+    pub fn add_module(&self, ir: &str) {
+        let module = parse_ir(self.ctx, ir);
+        // SAFETY: a live engine takes ownership of a module of its context.
+        unsafe { LLVMAddModule(self.ee, module) };
+    }
+
     pub fn address(&self, name: &str) -> u64 {
         let name = CString::new(name).unwrap();
         // SAFETY: a live engine; the lookup finalizes the code.
@@ -272,6 +280,26 @@ define i64 @bump_{tag}(i64 %by) {{
   %n = add i64 %c, %by
   store i64 %n, ptr @counter_{tag}
   ret i64 %n
+}}
+"#
+    )
+}
+
+/// A small module: `f{id}(x)` adds entry `x & 3` of a read-only table
+/// (1, 2, 3, id) to a global that starts at `id`, stores and returns the sum.
+pub fn small_module_ir(id: usize) -> String {
+    format!(
+        r#"
+@g{id} = global i64 {id}
+@t{id} = private unnamed_addr constant [4 x i64] [i64 1, i64 2, i64 3, i64 {id}]
+define i64 @f{id}(i64 %x) {{
+  %i = and i64 %x, 3
+  %p = getelementptr [4 x i64], ptr @t{id}, i64 0, i64 %i
+  %v = load i64, ptr %p
+  %c = load i64, ptr @g{id}
+  %s = add i64 %v, %c
+  store i64 %s, ptr @g{id}
+  ret i64 %s
 }}
 "#
     )
