@@ -55,16 +55,46 @@ const SMOKE: Counts = Counts {
 /// Rounds of 6., interleaved across managers; the median is reported.
 const ONE_ENGINE_ROUNDS: usize = 3;
 
-/// The paths of 7.: driver name, label, LLVM's manager (driver name, label),
-/// and whether the counts are divided by ten (each live MCJIT engine holds
-/// about half a MiB of LLVM's own memory).
-const SCALING_PATHS: [(&str, &str, &str, &str, bool); 4] = [
-    ("mcjit_one", "MCJIT, one engine", "smm", "SectionMemoryManager", false),
-    ("mcjit", "MCJIT, an engine per module", "smm", "SectionMemoryManager", true),
-    ("orc_rtdyld", "ORC RTDyld", "smm", "SectionMemoryManager", false),
-    ("orc_jitlink", "ORC JITLink", "ipmm", "InProcessMemoryManager", false),
-];
+/// A JIT path of 7.
+struct ScalingPath {
+    /// The driver's name for it.
+    driver: &'static str,
+    label: &'static str,
+    /// LLVM's manager on this path: the driver's name, the table's.
+    llvm: (&'static str, &'static str),
+    /// Counts divided by ten: each live MCJIT engine holds about half a MiB
+    /// of LLVM's own memory.
+    tenth: bool,
+}
 
+const SMM: (&str, &str) = ("smm", "SectionMemoryManager");
+
+const SCALING_PATHS: [ScalingPath; 4] = [
+    ScalingPath {
+        driver: "mcjit_one",
+        label: "MCJIT, one engine",
+        llvm: SMM,
+        tenth: false,
+    },
+    ScalingPath {
+        driver: "mcjit",
+        label: "MCJIT, an engine per module",
+        llvm: SMM,
+        tenth: true,
+    },
+    ScalingPath {
+        driver: "orc_rtdyld",
+        label: "ORC RTDyld",
+        llvm: SMM,
+        tenth: false,
+    },
+    ScalingPath {
+        driver: "orc_jitlink",
+        label: "ORC JITLink",
+        llvm: ("ipmm", "InProcessMemoryManager"),
+        tenth: false,
+    },
+];
 /// `target/<profile>/deps`, where the bench binary lives and cargo builds
 /// libjitmm.so for it (`target/<profile>` holds a copy only after `cargo
 /// build --lib`, and it may be stale).
@@ -365,16 +395,30 @@ fn one_engine_table(exe: &Path, counts: &Counts) -> Vec<String> {
         .collect()
 }
 
+/// One row of 7. per path and manager: a driver figure at each count, as a
+/// value per module, and the driver figure for freeing (none: "").
+struct Measure {
+    what: &'static str,
+    field: &'static str,
+    per_module: fn(f64) -> f64,
+    free_field: &'static str,
+}
+
 /// 7.: every path, LLVM's manager, DualMap and DualMap with GDB
 /// registration and the perf map on; one run each up to the largest count.
 fn scaling_table(exe: &Path, counts: &Counts) -> Vec<String> {
     let mut rows = Vec::new();
-    for (path, label, llvm, llvm_label, tenth) in SCALING_PATHS {
-        let at_counts = counts.scaling.map(|n| if tenth { (n / 10).max(1) } else { n });
+    for p in SCALING_PATHS {
+        let at_counts = counts
+            .scaling
+            .map(|n| if p.tenth { (n / 10).max(1) } else { n });
+        let path = p.driver;
         let label = format!(
-            "{label} ({})",
+            "{} ({})",
+            p.label,
             at_counts.map(|n| n.to_string()).join(" / ")
         );
+        let (llvm, llvm_label) = p.llvm;
         for (manager, manager_label) in [
             (llvm, llvm_label),
             ("dualmap", "jitmm DualMap"),
@@ -385,22 +429,42 @@ fn scaling_table(exe: &Path, counts: &Counts) -> Vec<String> {
             let get = |f: &str| r.get(&key(f)).copied();
             let loaded = get("loaded").unwrap_or(0.0);
             let stopped = at_counts.iter().any(|&n| f64::from(n) > loaded);
-            let measures: [(&str, &str, fn(f64) -> f64, &str); 3] = [
-                ("manager µs", "manager_ns", |ns| ns / 1000.0, "free_manager_ns"),
-                ("JIT CPU µs", "modules_per_s", |rate| 1e6 / rate, "free_cpu_ns"),
-                ("VMAs in all", "vmas", |v| v, ""),
+            let measures = [
+                Measure {
+                    what: "manager µs",
+                    field: "manager_ns",
+                    per_module: |ns| ns / 1000.0,
+                    free_field: "free_manager_ns",
+                },
+                Measure {
+                    what: "JIT CPU µs",
+                    field: "modules_per_s",
+                    per_module: |rate| 1e6 / rate,
+                    free_field: "free_cpu_ns",
+                },
+                Measure {
+                    what: "VMAs in all",
+                    field: "vmas",
+                    per_module: |v| v,
+                    free_field: "",
+                },
             ];
-            for (what, field, scale_value, free_field) in measures {
+            for Measure {
+                what,
+                field,
+                per_module,
+                free_field,
+            } in measures
+            {
                 let at: Vec<Option<f64>> = at_counts
                     .iter()
-                    .map(|n| get(&format!("{n}.{field}")).map(scale_value))
+                    .map(|n| get(&format!("{n}.{field}")).map(per_module))
                     .collect();
                 let free = get(free_field).map(|ns| ns / 1000.0);
                 let mut manager_cell = manager_label.to_string();
                 if stopped {
-                    manager_cell.push_str(&format!(
-                        " (stopped at {loaded} modules: vm.max_map_count)"
-                    ));
+                    manager_cell
+                        .push_str(&format!(" (stopped at {loaded} modules: vm.max_map_count)"));
                 }
                 rows.push(format!(
                     "| {label} | {manager_cell} | {what} | {} | {} | {} | {} | {} |",
