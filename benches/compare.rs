@@ -9,6 +9,7 @@
 //! cargo bench --bench compare               # full run (about a quarter of an hour)
 //! cargo bench --bench compare -- --smoke    # tiny counts, seconds
 //! cargo bench --bench compare -- --scaling  # only 6. and 7. (modules loaded)
+//! cargo bench --bench compare -- --one-engine  # only 6.
 //! ```
 
 use std::collections::BTreeMap;
@@ -24,8 +25,10 @@ struct Counts {
     modules: u32,
     thread_modules: u32,
     live: u32,
-    /// 6.: modules in one MCJIT engine at which its cost is reported.
+    /// 6.: modules in one MCJIT engine at which its cost is reported, and
+    /// rounds (interleaved across managers; the median is reported).
     one_engine: [u32; 3],
+    one_engine_rounds: usize,
     /// 7.: modules loaded (and kept) at which each path's cost is reported.
     scaling: [u32; 3],
 }
@@ -38,6 +41,7 @@ const FULL: Counts = Counts {
     thread_modules: 1_000,
     live: 100_000,
     one_engine: [1_000, 8_000, 20_000],
+    one_engine_rounds: 3,
     scaling: [1_000, 10_000, 50_000],
 };
 
@@ -49,11 +53,9 @@ const SMOKE: Counts = Counts {
     thread_modules: 4,
     live: 500,
     one_engine: [4, 8, 12],
+    one_engine_rounds: 1,
     scaling: [4, 8, 12],
 };
-
-/// Rounds of 6., interleaved across managers; the median is reported.
-const ONE_ENGINE_ROUNDS: usize = 3;
 
 /// A JIT path of 7.
 struct ScalingPath {
@@ -359,7 +361,7 @@ fn cell(v: Option<f64>) -> String {
 fn one_engine_table(exe: &Path, counts: &Counts) -> Vec<String> {
     let managers = ["smm", "dualmap"];
     let mut rounds: Vec<Vec<BTreeMap<String, f64>>> = vec![Vec::new(); managers.len()];
-    for _ in 0..ONE_ENGINE_ROUNDS {
+    for _ in 0..counts.one_engine_rounds {
         for (i, manager) in managers.iter().enumerate() {
             rounds[i].push(scale(exe, "mcjit_one", manager, &counts.one_engine));
         }
@@ -663,6 +665,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let smoke = args.iter().any(|a| a == "--smoke");
     let scaling_only = args.iter().any(|a| a == "--scaling");
+    let one_engine_only = args.iter().any(|a| a == "--one-engine");
     let counts = if smoke { &SMOKE } else { &FULL };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_dir = deps_dir();
@@ -672,23 +675,31 @@ fn main() {
     );
     let exe = build_driver(root, &lib_dir);
 
-    let main_rows = if scaling_only {
+    let main_rows = if scaling_only || one_engine_only {
         Vec::new()
     } else {
         main_table(&exe, counts)
     };
     let one_engine_rows = one_engine_table(&exe, counts);
-    let scaling_rows = scaling_table(&exe, counts);
+    let scaling_rows = if one_engine_only {
+        Vec::new()
+    } else {
+        scaling_table(&exe, counts)
+    };
 
     let mut command = String::new();
     if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
         command.push_str(&format!("CARGO_TARGET_DIR={dir} "));
     }
     command.push_str("cargo bench --bench compare");
-    let flags: Vec<&str> = [(smoke, "--smoke"), (scaling_only, "--scaling")]
-        .into_iter()
-        .filter_map(|(on, flag)| on.then_some(flag))
-        .collect();
+    let flags: Vec<&str> = [
+        (smoke, "--smoke"),
+        (scaling_only, "--scaling"),
+        (one_engine_only, "--one-engine"),
+    ]
+    .into_iter()
+    .filter_map(|(on, flag)| on.then_some(flag))
+    .collect();
     if !flags.is_empty() {
         command.push_str(&format!(" -- {}", flags.join(" ")));
     }
@@ -722,13 +733,17 @@ fn main() {
     }
     println!();
     println!(
-        "6. MCJIT, one engine for every module (median of {ONE_ENGINE_ROUNDS} rounds, interleaved); manager time: median of ten slices of the 500 modules before the count"
+        "6. MCJIT, one engine for every module (median of {} rounds, interleaved); manager time: median of ten slices of the 500 modules before the count",
+        counts.one_engine_rounds
     );
     println!();
     println!("| Modules in the engine | jitmm DualMap, manager µs/module | ÷ own at {} | SectionMemoryManager, manager µs/module | SMM ÷ jitmm | jitmm modules/s | SMM modules/s | jitmm ÷ SMM |", counts.one_engine[0]);
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in &one_engine_rows {
         println!("{row}");
+    }
+    if scaling_rows.is_empty() {
+        return;
     }
     println!();
     println!("7. Cost per module against modules loaded and kept (one run each), at the counts after each path; freeing: all modules at the end, in load order");

@@ -1162,6 +1162,10 @@ static void scale(const std::string &path, Kind k, const std::vector<int> &check
   double cpu = double(thread_cpu_ns() - cpu0);
   emit(key + ".free_manager_ns", mt.ns() / std::max(1, loaded));
   emit(key + ".free_cpu_ns", cpu / std::max(1, loaded));
+  // The perf map jitmm wrote for this process (a line per function) is a
+  // by-product of the measurement.
+  if (k == Kind::DualMapDebug)
+    std::remove(("/tmp/perf-" + std::to_string(getpid()) + ".map").c_str());
 }
 
 static std::vector<int> parse_counts(const std::string &list) {
