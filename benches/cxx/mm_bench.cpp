@@ -65,6 +65,7 @@
 #include <llvm/IRReader/IRReader.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Object/ObjectFile.h>
+#include <llvm/Support/ErrorHandling.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/SourceMgr.h>
 #include <llvm/Support/TargetSelect.h>
@@ -1181,7 +1182,16 @@ static std::vector<int> parse_counts(const std::string &list) {
 
 // ---- main ----------------------------------------------------------------------------------
 
+// RuntimeDyld aborts when a manager returns no memory; jitmm says why in
+// its last error.
+static void on_fatal_error(void *, const char *reason, bool) {
+  std::fprintf(stderr, "mm_bench: LLVM: %s (jitmm: %s)\n", reason, jitmm_last_error());
+  std::fflush(stderr);
+  std::_Exit(3);
+}
+
 int main(int argc, char **argv) {
+  install_fatal_error_handler(on_fatal_error);
   InitializeNativeTarget();
   InitializeNativeTargetAsmPrinter();
   InitializeNativeTargetAsmParser();
