@@ -54,7 +54,7 @@ const SMOKE: Counts = Counts {
     live: 500,
     one_engine: [4, 8, 12],
     one_engine_rounds: 1,
-    scaling: [4, 8, 12],
+    scaling: [10, 20, 30],
 };
 
 /// A JIT path of 7.

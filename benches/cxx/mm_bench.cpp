@@ -1124,6 +1124,8 @@ static void scale(const std::string &path, Kind k, const std::vector<int> &check
   const size_t vmas0 = read_maps().size();
   int loaded = 0;
   for (int n : checkpoints) {
+    if (n <= loaded)
+      continue;
     const int window = std::min(500, std::max(1, n / 2));
     const int start = std::max(loaded, n - window);
     bool stopped = false;
