@@ -158,6 +158,9 @@ fn build_driver(root: &Path, lib_dir: &Path) -> PathBuf {
         .arg("-rdynamic")
         .arg(format!("-L{}", lib_dir.display()))
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        // DT_RPATH, searched before LD_LIBRARY_PATH: cargo puts
+        // target/<profile> there, whose libjitmm.so may be a stale copy.
+        .arg("-Wl,--disable-new-dtags")
         .arg("-ljitmm")
         .arg(format!("-L{}", query(&["--libdir"])))
         .arg(format!("-lLLVM-{major}"))
