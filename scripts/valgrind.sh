@@ -6,6 +6,7 @@
 #   examples/c_client.c       MCJIT and ORC LLJIT (RuntimeDyld layer) from C,
 #                             once per strategy (JITMM_STRATEGY)
 #   tests/llvm/mcjit.rs       MCJIT through LLVM's C API, both strategies
+#                             (all but the 10,000-module engine)
 #   tests/core/objects.rs     code replaced at a reused address (DualMap
 #                             rewrites it through the second view: jitmm's
 #                             flush tells valgrind to drop its translations)
@@ -47,6 +48,7 @@ extra=("$@")
 for strategy in dualmap mprotect; do
   JITMM_STRATEGY=$strategy vg "$target/debug/c_client-valgrind"
 done
-vg "$llvm" --test-threads=1 mcjit::
+# The 10,000-module engine test would take an hour under memcheck.
+vg "$llvm" --test-threads=1 mcjit:: --skip one_engine_ten_thousand_modules
 vg "$core" --test-threads=1 --exact objects::code_runs_and_is_patched_by_a_new_object
 echo "valgrind.sh: no errors, no definite leaks"
