@@ -12,8 +12,9 @@ use super::residency::{FreeRuns, Residency, LIMITS};
 pub(super) enum Origin {
     /// Freed by its object; `released` bytes of it already went back to the OS.
     Freed { released: usize },
-    /// The unused tail of a reservation, never handed to a linker.
-    Unused,
+    /// The unused tail of a reservation, never handed to a linker; `fresh`
+    /// when no chunk was handed out there before the reservation either.
+    Unused { fresh: bool },
 }
 
 /// One or more contiguous blocks given to the class.
@@ -22,9 +23,6 @@ struct Span {
     len: usize,
     free: FreeList,
     free_bytes: usize,
-    /// The end of the highest chunk ever handed out: below it, addresses
-    /// may have held code another thread ran.
-    high_water: usize,
 }
 
 /// The spans of a class, by start offset.
@@ -100,11 +98,9 @@ impl ClassHeap {
             if span.free_bytes < len {
                 return None;
             }
-            let start = span.free.take(len, align)?;
+            let taken = span.free.take(len, align)?;
             span.free_bytes -= len;
-            let reused = start < span.high_water;
-            span.high_water = span.high_water.max(start + len);
-            Some((start, reused))
+            Some(taken)
         })?;
         let chunk = start..start + len;
         self.residency.on_take(&chunk, &mut self.spans);
@@ -122,12 +118,11 @@ impl ClassHeap {
     ) -> Range<usize> {
         let (start, span_len) = (span.start, span.len());
         let mut free = FreeList::new(span);
-        let chunk_start = free.take(len, align).expect("a fresh span fits");
+        let (chunk_start, _) = free.take(len, align).expect("a fresh span fits");
         let span = Span {
             len: span_len,
             free,
             free_bytes: span_len - len,
-            high_water: chunk_start + len,
         };
         self.spans.0.insert(start, span);
         self.live += len;
@@ -145,7 +140,10 @@ impl ClassHeap {
     ) -> Option<Range<usize>> {
         self.live -= chunk.len();
         let (span_start, span) = self.spans.holding(chunk.start);
-        span.free.insert(chunk.clone());
+        span.free.insert(
+            chunk.clone(),
+            matches!(origin, Origin::Unused { fresh: true }),
+        );
         span.free_bytes += chunk.len();
         if span.free_bytes == span.len && !self.keeps_as_spare(span_start) {
             let span = self.spans.0.remove(&span_start).expect("span present");
@@ -154,7 +152,7 @@ impl ClassHeap {
             return Some(span);
         }
         match origin {
-            Origin::Unused => self.residency.on_unused(&chunk),
+            Origin::Unused { .. } => self.residency.on_unused(&chunk),
             Origin::Freed { released } => self.residency.on_free(chunk, released, &mut self.spans),
         }
         if self.residency.sweep_due(self.live) {

@@ -280,7 +280,8 @@ impl Arena {
         stats::live(chunk.class as usize, -(chunk.range.len() as isize));
         ledger::unwritten(self.exec_range(chunk));
         let mut heap = self.heaps[chunk.class as usize].lock();
-        self.put_back(&mut heap, chunk, Origin::Unused);
+        let fresh = !chunk.reused;
+        self.put_back(&mut heap, chunk, Origin::Unused { fresh });
     }
 
     fn put_back(&self, heap: &mut ClassHeap, chunk: &Chunk, origin: Origin) {

@@ -100,7 +100,7 @@ impl World {
     }
 
     fn take(&mut self, granules: usize) -> Result<(), TestCaseError> {
-        let Some(start) = self.free.take(granules * 16, 16) else {
+        let Some((start, _)) = self.free.take(granules * 16, 16) else {
             return Ok(());
         };
         let chunk = start..start + granules * 16;
@@ -115,7 +115,7 @@ impl World {
 
     fn free(&mut self, pick: usize) -> Result<(), TestCaseError> {
         let chunk = self.live.swap_remove(pick % self.live.len());
-        self.free.insert(chunk.clone());
+        self.free.insert(chunk.clone(), false);
         let mut released = 0;
         if !self.policy.keeps_resident(chunk.len()) {
             // Too long to stay: its whole pages go back at once.
@@ -151,7 +151,7 @@ impl World {
         }
         let tail = chunk.start + keep..chunk.end;
         self.live[i] = chunk.start..chunk.start + keep;
-        self.free.insert(tail.clone());
+        self.free.insert(tail.clone(), false);
         self.policy.on_unused(&tail);
         if self.policy.sweep_due(self.live_bytes()) {
             self.policy.begin_sweep();
