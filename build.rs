@@ -112,7 +112,31 @@ fn write_pkg_config(major: u32, llvm_libdir: &str, llvm_includedir: &str, llvm_c
     }
 }
 
+/// Target architectures for which LLVM (19 and 22) has an ELF JITLink
+/// backend (`llvm/ExecutionEngine/JITLink/ELF_*.h`). SystemZ (s390x) and MIPS
+/// have none in LLVM 19, so the ORC JITLink layer cannot link objects there.
+const JITLINK_ARCHES: &[&str] = &[
+    "x86_64",
+    "x86",
+    "aarch64",
+    "arm",
+    "powerpc64",
+    "riscv64",
+    "loongarch64",
+];
+
+/// `cfg(jitlink_backend)` for the crate, its tests and examples when LLVM's
+/// JITLink can link for the target architecture.
+fn emit_jitlink_cfg() {
+    println!("cargo:rustc-check-cfg=cfg(jitlink_backend)");
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    if JITLINK_ARCHES.contains(&arch.as_str()) {
+        println!("cargo:rustc-cfg=jitlink_backend");
+    }
+}
+
 fn main() {
+    emit_jitlink_cfg();
     for var in [
         "LLVM_CONFIG",
         "DEP_LLVM_19_CONFIG_PATH",

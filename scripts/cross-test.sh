@@ -37,17 +37,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# short | triple | gnu prefix (cc prefix, qemu -L root) | qemu | libc dev package
+# short | triple | gnu prefix (cc prefix, qemu -L root) | qemu | libc dev package | Debian architecture
 TABLE='
-aarch64     aarch64-unknown-linux-gnu        aarch64-linux-gnu        qemu-aarch64     libc6-dev-arm64-cross
-armv7       armv7-unknown-linux-gnueabihf    arm-linux-gnueabihf      qemu-arm         libc6-dev-armhf-cross
-i686        i686-unknown-linux-gnu           i686-linux-gnu           qemu-i386        libc6-dev-i386-cross
-riscv64     riscv64gc-unknown-linux-gnu      riscv64-linux-gnu        qemu-riscv64     libc6-dev-riscv64-cross
-ppc64le     powerpc64le-unknown-linux-gnu    powerpc64le-linux-gnu    qemu-ppc64le     libc6-dev-ppc64el-cross
-s390x       s390x-unknown-linux-gnu          s390x-linux-gnu          qemu-s390x       libc6-dev-s390x-cross
-mips64el    mips64el-unknown-linux-gnuabi64  mips64el-linux-gnuabi64  qemu-mips64el    libc6-dev-mips64el-cross
-loongarch64 loongarch64-unknown-linux-musl   zig                      qemu-loongarch64 -
+aarch64     aarch64-unknown-linux-gnu        aarch64-linux-gnu        qemu-aarch64     libc6-dev-arm64-cross    arm64
+armv7       armv7-unknown-linux-gnueabihf    arm-linux-gnueabihf      qemu-arm         libc6-dev-armhf-cross    armhf
+i686        i686-unknown-linux-gnu           i686-linux-gnu           qemu-i386        libc6-dev-i386-cross     i386
+riscv64     riscv64gc-unknown-linux-gnu      riscv64-linux-gnu        qemu-riscv64     libc6-dev-riscv64-cross  riscv64
+ppc64le     powerpc64le-unknown-linux-gnu    powerpc64le-linux-gnu    qemu-ppc64le     libc6-dev-ppc64el-cross  ppc64el
+s390x       s390x-unknown-linux-gnu          s390x-linux-gnu          qemu-s390x       libc6-dev-s390x-cross    s390x
+mips64el    mips64el-unknown-linux-gnuabi64  mips64el-linux-gnuabi64  qemu-mips64el    libc6-dev-mips64el-cross mips64el
+loongarch64 loongarch64-unknown-linux-musl   zig                      qemu-loongarch64 -                        loong64
 '
+# Debian 12 ships LLVM 19 (libllvm19, llvm-19-dev) for these; riscv64 and
+# loong64 are not release architectures of Debian 12, so --llvm skips them.
+LLVM_ARCHES="aarch64 armv7 i686 ppc64le s390x mips64el"
 ZIG_VENV=/opt/jitmm-zig
 # qemu 7.2 has no LSX: LP64D (+f,+d) without LSX, in Rust and in zig-built musl.
 LA_RUSTFLAGS="-C target-cpu=generic-la64 -C target-feature=+f,+d,-lsx -C link-self-contained=no"
@@ -59,7 +62,7 @@ all_arches() { awk 'NF{print $1}' <<<"$TABLE"; }
 
 install_arch() { # $1 short name
   local short triple gnu qemu libc
-  read -r short triple gnu qemu libc <<<"$(row "$1")"
+  read -r short triple gnu qemu libc debarch <<<"$(row "$1")"
   apt_install rustc-web cargo-web rust-web-src qemu-user
   if [ "$gnu" != zig ]; then
     apt_install "gcc-$gnu" "$libc"
@@ -91,14 +94,15 @@ EOF
   fi
 }
 
-test_arch() { # $1 short name, rest: test-binary args
-  local short triple gnu qemu libc U u
-  read -r short triple gnu qemu libc <<<"$(row "$1")"
-  shift
+# Exports the cross toolchain of $1 for cargo: compilers, linker, qemu runner.
+cross_env() { # $1 short name
+  local short triple gnu qemu libc debarch U u
+  read -r short triple gnu qemu libc debarch <<<"$(row "$1")"
   U=$(tr 'a-z-' 'A-Z_' <<<"$triple")
   u=$(tr '-' '_' <<<"$triple")
   # rustup's proxies may shadow Debian's toolchain on PATH: name all three.
   export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+  export CARGO_TARGET_DIR="${JITMM_CROSS_TARGET_DIR:-target/cross}"
   if [ "$gnu" = zig ]; then
     export "CARGO_TARGET_${U}_RUNNER=$qemu"
     export "CARGO_TARGET_${U}_RUSTFLAGS=$LA_RUSTFLAGS"
@@ -113,15 +117,22 @@ test_arch() { # $1 short name, rest: test-binary args
     # thread stack) executable, which the tests' W^X check rightly reports.
     [ "$short" = mips64el ] && export "CARGO_TARGET_${U}_RUSTFLAGS=-C link-arg=-Wl,-z,noexecstack"
   fi
-  local std=(-Zbuild-std)
+  # std is rebuilt where Debian ships no prebuilt std for the target.
+  std=(-Zbuild-std)
   [ -d "/usr/lib/rustlib/$triple/lib" ] && std=()
+}
+
+test_arch() { # $1 short name, rest: test-binary args
+  local short triple
+  read -r short triple _ <<<"$(row "$1")"
+  shift
+  cross_env "$short"
   local tests
   read -r -a tests <<<"${JITMM_CROSS_TESTS:---lib --test core}"
   log "=== $short ($triple)"
   # The coherence ledger checks the flush protocol, which qemu cannot show.
   local cargo_test=(/usr/bin/cargo test --no-fail-fast "${std[@]}" --target "$triple" --no-default-features
     --features coherence-ledger)
-  export CARGO_TARGET_DIR="${JITMM_CROSS_TARGET_DIR:-target/cross}"
   # Property tests: fewer cases, each an order of magnitude slower here.
   export PROPTEST_CASES="${PROPTEST_CASES:-16}"
   "${cargo_test[@]}" "${tests[@]}" -- "$@" || return 1

@@ -3,7 +3,9 @@
 //! and a soak of 100,000 expressions whose code must not accumulate.
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+
+use crate::common::target_command;
 
 /// `target/<profile>/examples/repl`, built by `cargo test` before the tests.
 fn repl_binary() -> PathBuf {
@@ -21,12 +23,17 @@ fn repl_binary() -> PathBuf {
     binary
 }
 
-/// The REPL's backends: every test of the language runs on each.
+/// The REPL's backends: every test of the language runs on each. No
+/// `orc-jitlink` where LLVM has no JITLink backend (`cfg(jitlink_backend)`,
+/// build.rs).
+#[cfg(jitlink_backend)]
 pub const BACKENDS: [&str; 3] = ["mcjit", "orc-rtdyld", "orc-jitlink"];
+#[cfg(not(jitlink_backend))]
+pub const BACKENDS: [&str; 2] = ["mcjit", "orc-rtdyld"];
 
 /// The REPL's output for `script` on its stdin.
 pub fn run(args: &[&str], script: &str) -> String {
-    let mut child = Command::new(repl_binary())
+    let mut child = target_command(&repl_binary())
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -274,6 +281,22 @@ either(0, 3)
     }
 }
 
+/// `examples/demo.txt` prints on every backend exactly the transcript it
+/// prints on x86-64 (`demo.x86_64.txt`), but for jitmm's and the process's
+/// figures in `:stats`, which are the machine's.
+#[test]
+fn demo_script_prints_the_x86_64_transcript() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/demo.txt");
+    for backend in BACKENDS {
+        let out: String = run(&["--backend", backend, "--script", demo], "")
+            .lines()
+            .filter(|l| !l.starts_with("jitmm: ") && !l.starts_with("process: "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(out, include_str!("demo.x86_64.txt"), "backend {backend}");
+    }
+}
+
 #[test]
 fn commands_and_bad_arguments() {
     let out = run(&[], ":help\n:stats\n:nope\n1 + 1\n:quit\n2 + 2\n");
@@ -288,7 +311,7 @@ fn commands_and_bad_arguments() {
     assert!(out.contains("ready> def scale(x) x * 100;"));
     assert!(out.contains("=> 1001\n"));
     assert!(out.ends_with("=> 101\n"), "{out}");
-    let status = Command::new(repl_binary())
+    let status = target_command(&repl_binary())
         .args(["--backend", "interpreter"])
         .stdin(Stdio::null())
         .output()

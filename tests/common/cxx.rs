@@ -20,7 +20,19 @@ pub fn llvm_config(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-/// Compiles `source` with `compiler`, llvm-config's `llvm_flags` (`--cflags`
+/// The compiler a client is built with for `name` (`cc` or `c++`):
+/// `JITMM_TEST_CC` / `JITMM_TEST_CXX` when set (the target's cross compilers
+/// when the tests run under an emulator), else `name` itself.
+fn compiler_for(name: &str) -> String {
+    let var = match name {
+        "cc" => "JITMM_TEST_CC",
+        "c++" => "JITMM_TEST_CXX",
+        other => return other.to_string(),
+    };
+    std::env::var(var).unwrap_or_else(|_| name.to_string())
+}
+
+/// Compiles `source` with `compiler` (see [`compiler_for`]), llvm-config's `llvm_flags` (`--cflags`
 /// or `--cxxflags`) followed by `extra_flags`, and links it with libjitmm.so
 /// and the shared libLLVM. Returns the executable.
 pub fn build_client(
@@ -38,7 +50,7 @@ pub fn build_client(
     );
     let stem = source.file_stem().unwrap().to_string_lossy();
     let exe = lib_dir.join(format!("client-{stem}"));
-    let out = Command::new(compiler)
+    let out = Command::new(compiler_for(compiler))
         .arg(source)
         .arg("-o")
         .arg(&exe)
@@ -102,7 +114,7 @@ pub fn build_with_pkg_config(compiler: &str, source: &Path, package: &str) -> Pa
     let flags = String::from_utf8(pkg.stdout).unwrap();
     let stem = source.file_stem().unwrap().to_string_lossy();
     let exe = lib_dir.join(format!("client-{stem}-{package}"));
-    let out = Command::new(compiler)
+    let out = Command::new(compiler_for(compiler))
         .arg(source)
         .arg("-o")
         .arg(&exe)
@@ -116,7 +128,7 @@ pub fn build_with_pkg_config(compiler: &str, source: &Path, package: &str) -> Pa
 
 /// Runs a client, prints and returns its output; it must exit with 0.
 pub fn run_client(exe: &Path) -> String {
-    let out = Command::new(exe).output().unwrap();
+    let out = super::target_command(exe).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     println!("{stdout}");
     assert!(

@@ -28,6 +28,20 @@ pub fn init() {
     });
 }
 
+/// The strategies each LLVM test runs its cases under:
+/// `JITMM_TEST_STRATEGIES` (comma list of `dualmap`, `mprotect`), both by
+/// default — so a run can report each strategy on its own.
+pub fn strategies() -> Vec<Strategy> {
+    let list = std::env::var("JITMM_TEST_STRATEGIES").unwrap_or_else(|_| "dualmap,mprotect".into());
+    list.split(',')
+        .map(|name| match name.trim() {
+            "dualmap" => Strategy::DualMap,
+            "mprotect" => Strategy::Mprotect,
+            other => panic!("JITMM_TEST_STRATEGIES: unknown strategy {other:?}"),
+        })
+        .collect()
+}
+
 pub fn config(strategy: Strategy) -> jitmm_config {
     jitmm_config::from(&jitmm::Config::new().strategy(strategy))
 }

@@ -38,6 +38,23 @@ pub unsafe fn call(addr: *const u8) -> i32 {
     f()
 }
 
+/// A command that runs `program`, a binary built for the target like the
+/// tests themselves: under `JITMM_TEST_RUNNER` (e.g. `qemu-aarch64 -L …`,
+/// split at whitespace) when that is set, as it is when the tests run under
+/// an emulator, else directly.
+pub fn target_command(program: &std::path::Path) -> std::process::Command {
+    let runner = std::env::var("JITMM_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut command = std::process::Command::new(emulator);
+            command.args(words).arg(program);
+            command
+        }
+        None => std::process::Command::new(program),
+    }
+}
+
 /// Lines of /proc/self/maps that are writable and executable at once.
 pub fn wx_mappings() -> Vec<String> {
     std::fs::read_to_string("/proc/self/maps")

@@ -1,5 +1,6 @@
 //! inkwell: the extension trait and the McjitMemoryManager implementation.
 
+use crate::common::llvm::strategies;
 use crate::common::*;
 use inkwell::context::Context;
 use inkwell::module::Module;
@@ -41,7 +42,7 @@ type Scale = unsafe extern "C" fn(i64) -> i64;
 #[test]
 fn extension_trait_gives_a_working_engine_under_each_strategy() {
     let _g = shared();
-    for strategy in [Strategy::DualMap, Strategy::Mprotect, Strategy::Auto] {
+    for strategy in strategies().into_iter().chain([Strategy::Auto]) {
         let context = Context::create();
         let module = build(&context, "m", 3);
         let engine = module

@@ -8,8 +8,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod exceptions;
 mod inkwell;
 mod mcjit;
+// LLVM 19 has no JITLink backend for s390x or MIPS (build.rs).
+#[cfg(jitlink_backend)]
 mod orc_jitlink;
 mod orc_rtdyld;
 mod perf_map;

@@ -8,7 +8,7 @@ use jitmm::Strategy;
 #[test]
 fn mutual_recursion_constants_and_globals() {
     let _g = shared();
-    for strategy in [Strategy::DualMap, Strategy::Mprotect, Strategy::Auto] {
+    for strategy in strategies().into_iter().chain([Strategy::Auto]) {
         let tag = format!("{strategy:?}");
         let jit = Mcjit::new(&sample_ir(&tag), strategy);
         check_sample(|n| jit.fn1(n), &tag);
@@ -22,7 +22,7 @@ fn mutual_recursion_constants_and_globals() {
 #[test]
 fn several_engines_alive_and_dropped_in_any_order() {
     let _g = shared();
-    for strategy in [Strategy::DualMap, Strategy::Mprotect] {
+    for strategy in strategies() {
         let mut engines: Vec<(String, Mcjit)> = (0..6)
             .map(|i| {
                 let tag = format!("e{i}");
@@ -50,9 +50,9 @@ fn several_engines_alive_and_dropped_in_any_order() {
 fn engine_drop_frees_its_objects() {
     let _g = serial();
     let before = jitmm::stats();
-    for i in 0..50 {
+    for (i, strategy) in (0..50).zip(strategies().into_iter().cycle()) {
         let tag = format!("free{i}");
-        let jit = Mcjit::new(&sample_ir(&tag), Strategy::DualMap);
+        let jit = Mcjit::new(&sample_ir(&tag), strategy);
         check_sample(|n| jit.fn1(n), &tag);
     }
     let after = jitmm::stats();

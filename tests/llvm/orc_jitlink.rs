@@ -1,7 +1,6 @@
 //! ORC LLJIT on JITLink with `jitmm_orc_jitlink_layer` (through llvm-sys),
-//! and the C++ programs of `tests/cxx/jitlink_*.cpp`: the
-//! JITLinkMemoryManager interface driven by hand-built LinkGraphs, and C++
-//! exceptions unwinding through JIT-compiled frames.
+//! and the C++ program `tests/cxx/jitlink_memory_manager_test.cpp`: the
+//! JITLinkMemoryManager interface driven by hand-built LinkGraphs.
 
 use std::ffi::{c_char, c_void, CStr, CString};
 
@@ -20,14 +19,11 @@ use jitmm::llvm_sys::orc2::*;
 use jitmm::llvm_sys::prelude::*;
 use jitmm::llvm_sys::target::*;
 use jitmm::llvm_sys::target_machine::*;
-use jitmm::Strategy;
-
-const STRATEGIES: [Strategy; 2] = [Strategy::DualMap, Strategy::Mprotect];
 
 #[test]
 fn modules_calling_each_other_and_the_host() {
     let _g = serial();
-    for strategy in STRATEGIES {
+    for strategy in strategies() {
         let before = jitmm::stats();
         let jit = Lljit::new(Layer::JitmmJitlink, strategy);
         let tag = format!("jl{strategy:?}");
@@ -65,7 +61,7 @@ fn modules_calling_each_other_and_the_host() {
 fn ten_thousand_modules_added_and_removed_free_everything() {
     let _g = serial();
     const MODULES: usize = 10_000;
-    for strategy in STRATEGIES {
+    for strategy in strategies() {
         let jit = Lljit::new(Layer::JitmmJitlink, strategy);
         // Warm up: LLJIT's own one-time allocations, the first block per class.
         let rt = jit.add(&sample_ir("warm"));
@@ -182,7 +178,7 @@ fn four_threads_adding_modules_concurrently() {
     init();
     const THREADS: usize = 4;
     const PER_THREAD: usize = 150;
-    for strategy in STRATEGIES {
+    for strategy in strategies() {
         let before = jitmm::stats();
         let jit = Lljit::new(Layer::JitmmJitlink, strategy);
         // A module every thread's modules call into, linked before the
@@ -290,7 +286,7 @@ fn try_lookup(jit: LLVMOrcLLJITRef, name: &str) -> Result<u64, String> {
 fn a_graph_that_cannot_be_placed_fails_to_link() {
     let _g = serial();
     init();
-    for strategy in STRATEGIES {
+    for strategy in strategies() {
         // A private arena of 8 MiB cannot hold a 32 MiB array.
         let config = Box::new(jitmm_config {
             private_arena: 1,
@@ -378,12 +374,4 @@ fn null_session_is_an_error_not_a_crash() {
 fn jitlink_memory_manager_interface() {
     let out = build_and_run("jitlink_memory_manager_test", &[]);
     assert!(out.contains("20 passed, 0 failed"), "{out}");
-}
-
-#[test]
-fn cxx_exceptions_unwind_through_jit_frames() {
-    // llvm-config's flags contain -fno-exceptions; the client turns them on.
-    // -rdynamic: MCJIT finds the host functions with dlsym.
-    let out = build_and_run("jitlink_lljit_test", &["-fexceptions", "-rdynamic"]);
-    assert!(out.contains("12 passed, 0 failed"), "{out}");
 }

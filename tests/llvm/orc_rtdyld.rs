@@ -3,12 +3,11 @@
 
 use crate::common::llvm::*;
 use crate::common::*;
-use jitmm::Strategy;
 
 #[test]
 fn modules_calling_each_other_and_the_host() {
     let _g = serial();
-    for strategy in [Strategy::DualMap, Strategy::Mprotect] {
+    for strategy in strategies() {
         let jit = Lljit::new(Layer::JitmmRtdyld, strategy);
         let tag = format!("orc{strategy:?}");
         let rt = jit.add(&sample_ir(&tag));
@@ -31,7 +30,7 @@ fn modules_calling_each_other_and_the_host() {
 #[test]
 fn thousand_modules_added_and_removed_free_everything() {
     let _g = serial();
-    for strategy in [Strategy::DualMap, Strategy::Mprotect] {
+    for strategy in strategies() {
         let jit = Lljit::new(Layer::JitmmRtdyld, strategy);
         // Warm up: the arena and LLJIT's own structures are made once.
         let rt = jit.add(&sample_ir(&format!("warm{strategy:?}")));

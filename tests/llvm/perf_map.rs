@@ -3,12 +3,11 @@
 
 use crate::common::llvm::*;
 use crate::common::*;
-use jitmm::Strategy;
 
 #[test]
 fn mcjit_functions_are_in_the_map() {
     let _g = shared();
-    for strategy in [Strategy::DualMap, Strategy::Mprotect] {
+    for strategy in strategies() {
         let tag = format!("perf{strategy:?}");
         let mut cfg = config(strategy);
         cfg.perf_map = 1;
