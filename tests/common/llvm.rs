@@ -42,6 +42,15 @@ pub fn strategies() -> Vec<Strategy> {
         .collect()
 }
 
+/// How many modules the add-and-remove tests load: `JITMM_TEST_MODULES`
+/// when set (an emulator runs LLVM some 30 times slower), else `default`.
+pub fn module_count(default: usize) -> usize {
+    std::env::var("JITMM_TEST_MODULES")
+        .ok()
+        .map(|n| n.parse().expect("JITMM_TEST_MODULES: a number"))
+        .unwrap_or(default)
+}
+
 pub fn config(strategy: Strategy) -> jitmm_config {
     jitmm_config::from(&jitmm::Config::new().strategy(strategy))
 }

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod branch_range;
 mod exceptions;
 mod inkwell;
 mod mcjit;

@@ -60,7 +60,7 @@ fn modules_calling_each_other_and_the_host() {
 #[test]
 fn ten_thousand_modules_added_and_removed_free_everything() {
     let _g = serial();
-    const MODULES: usize = 10_000;
+    let modules = module_count(10_000);
     for strategy in strategies() {
         let jit = Lljit::new(Layer::JitmmJitlink, strategy);
         // Warm up: LLJIT's own one-time allocations, the first block per class.
@@ -71,7 +71,7 @@ fn ten_thousand_modules_added_and_removed_free_everything() {
         let vmas_before = process_vmas();
         let mut vmas_max = 0;
         let start = Instant::now();
-        for i in 0..MODULES {
+        for i in 0..modules {
             let tag = format!("m{i}");
             let rt = jit.add(&sample_ir(&tag));
             assert_eq!(jit.fn1(&format!("lookup_{tag}"))(2), 30);
@@ -89,7 +89,7 @@ fn ten_thousand_modules_added_and_removed_free_everything() {
         let after = jitmm::stats();
         let vmas_after = process_vmas();
         println!(
-            "{strategy:?}: {MODULES} modules in {elapsed:.1?}: objects_live {} -> {}, \
+            "{strategy:?}: {modules} modules in {elapsed:.1?}: objects_live {} -> {}, \
              bytes_live {} -> {}, process VMAs {vmas_before} -> {vmas_after} (max {vmas_max}), \
              jitmm VMAs {}, finalized {}, syscalls {}",
             before.objects_live,
@@ -102,7 +102,7 @@ fn ten_thousand_modules_added_and_removed_free_everything() {
         );
         assert_eq!(after.objects_live, before.objects_live, "{strategy:?}");
         assert_eq!(after.bytes_live(), before.bytes_live(), "{strategy:?}");
-        assert!(after.objects_finalized >= before.objects_finalized + MODULES as u64);
+        assert!(after.objects_finalized >= before.objects_finalized + modules as u64);
         assert!(
             vmas_max <= vmas_before + 8,
             "{strategy:?}: VMAs grew to {vmas_max} from {vmas_before}"
