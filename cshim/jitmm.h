@@ -90,11 +90,23 @@ void jitmm_config_init(jitmm_config *config);
 LLVMMCJITMemoryManagerRef jitmm_mcjit_memory_manager_create(void);
 LLVMMCJITMemoryManagerRef jitmm_mcjit_memory_manager_create_with(const jitmm_config *config);
 
+/* The relocation model the jitmm layers expect of the JITTargetMachineBuilder
+ * (with the small code model): PIC, except on 32-bit x86, where LLVM 19
+ * links no PIC code (RuntimeDyld has no i386 GOT, JITLink no R_386_GOT32X)
+ * and absolute 32-bit relocations reach the whole address space anyway.
+ * Its value is an LLVMRelocMode (llvm-c/TargetMachine.h). */
+#if defined(__i386__)
+#define JITMM_RELOC_MODEL LLVMRelocStatic
+#else
+#define JITMM_RELOC_MODEL LLVMRelocPIC
+#endif
+
 /* Object-linking-layer creators with exactly the signature of
  * LLVMOrcLLJITBuilderObjectLinkingLayerCreatorFunction; ctx is a
  * const jitmm_config * (or NULL for defaults) that must outlive the call.
  * Each object gets its own memory manager, freed when its ResourceTracker
- * is removed.  Expects a PIC, small-code-model JITTargetMachineBuilder. */
+ * is removed.  Expects a small-code-model JITTargetMachineBuilder with
+ * JITMM_RELOC_MODEL. */
 LLVMOrcObjectLayerRef jitmm_orc_rtdyld_layer(void *ctx, LLVMOrcExecutionSessionRef es,
                                              const char *triple);
 
@@ -103,8 +115,8 @@ LLVMOrcObjectLayerRef jitmm_orc_rtdyld_layer(void *ctx, LLVMOrcExecutionSessionR
  * within relocation range of each other), with in-process EH-frame
  * registration so C++ exceptions unwind through JIT-compiled frames.  Each
  * graph's memory is freed when its ResourceTracker is removed; a graph that
- * cannot be placed fails to link with an error.  Expects a PIC,
- * small-code-model JITTargetMachineBuilder. */
+ * cannot be placed fails to link with an error.  Expects a small-code-model
+ * JITTargetMachineBuilder with JITMM_RELOC_MODEL. */
 LLVMOrcObjectLayerRef jitmm_orc_jitlink_layer(void *ctx, LLVMOrcExecutionSessionRef es,
                                               const char *triple);
 

@@ -8,10 +8,21 @@
 #include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/ExecutionEngine/RTDyldMemoryManager.h>
+#include <llvm/Support/CodeGen.h>
 
 #include "jitmm.h"
 
 namespace jitmm {
+
+// The relocation model the jitmm layers expect (JITMM_RELOC_MODEL in C):
+// PIC, static on 32-bit x86.
+constexpr llvm::Reloc::Model relocationModel() {
+#if defined(__i386__)
+  return llvm::Reloc::Static;
+#else
+  return llvm::Reloc::PIC_;
+#endif
+}
 
 // Settings: constructed with the defaults (Auto, shared arena); a
 // jitmm_config with its size set, wherever the C API takes one.

@@ -82,7 +82,7 @@ static int run_mcjit(void) {
 }
 
 static int run_orc(void) {
-  /* The jitmm layers expect PIC and the small code model. */
+  /* The jitmm layers expect the small code model and JITMM_RELOC_MODEL. */
   char *triple_name = LLVMGetDefaultTargetTriple();
   LLVMTargetRef target;
   char *error = NULL;
@@ -91,7 +91,7 @@ static int run_orc(void) {
     return 1;
   }
   LLVMTargetMachineRef machine = LLVMCreateTargetMachine(
-      target, triple_name, "", "", LLVMCodeGenLevelDefault, LLVMRelocPIC, LLVMCodeModelSmall);
+      target, triple_name, "", "", LLVMCodeGenLevelDefault, JITMM_RELOC_MODEL, LLVMCodeModelSmall);
   LLVMDisposeMessage(triple_name);
 
   LLVMOrcLLJITBuilderRef builder = LLVMOrcCreateLLJITBuilder();

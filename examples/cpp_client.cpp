@@ -101,7 +101,7 @@ static bool run_jitlink() {
     return check(jtmb.takeError(), "target");
   // jitmm places every section within range of the small code model;
   // LLJIT does not choose PIC / small itself once a layer is supplied.
-  jtmb->setRelocationModel(Reloc::PIC_);
+  jtmb->setRelocationModel(jitmm::relocationModel());
   jtmb->setCodeModel(CodeModel::Small);
   auto jit = LLJITBuilder()
                  .setJITTargetMachineBuilder(std::move(*jtmb))

@@ -11,6 +11,8 @@
 # llvm-config.h names the target as the native one.
 
 LLVM_SYSROOTS=${JITMM_LLVM_SYSROOTS:-/opt/jitmm-llvm}
+# Each suite runs once per strategy (--strategies dualmap,mprotect).
+LLVM_STRATEGIES="dualmap mprotect"
 # LLVM 19 has no JITLink backend for SystemZ or MIPS (build.rs: JITLINK_ARCHES).
 NO_JITLINK_ARCHES="s390x mips64el"
 # The cross toolchain brings the C and C++ runtime (/usr/<gnu>/lib); a second
@@ -169,12 +171,12 @@ test_llvm_arch() { # $1 short name, rest: test-binary args
   while read -r name binary filter; do
     [ -n "$name" ] || continue
     if [ "$name" = orc_jitlink ] && [[ " $NO_JITLINK_ARCHES " == *" $short "* ]]; then
-      for strategy in dualmap mprotect; do
+      for strategy in $LLVM_STRATEGIES; do
         echo "$short $name $strategy n/a 0" >>"$LLVM_RESULTS"
       done
       continue
     fi
-    for strategy in dualmap mprotect; do
+    for strategy in $LLVM_STRATEGIES; do
       start=$SECONDS
       log "--- $short $name ($strategy)"
       # 500 modules where the add-and-remove tests load 1,000 and 10,000

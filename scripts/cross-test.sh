@@ -9,6 +9,7 @@
 #   scripts/cross-test.sh --llvm ARCH... | all   the whole crate against the
 #        target's LLVM 19: tests/llvm by linker, the C/C++ clients and the
 #        REPL, each strategy on its own (scripts/cross-llvm.sh)
+#   scripts/cross-test.sh --llvm --strategies mprotect ARCH...   one strategy only
 #   scripts/cross-test.sh --page-size BYTES ...   guest page size (qemu -p)
 #   scripts/cross-test.sh list
 #
@@ -164,10 +165,11 @@ while [ $# -gt 0 ]; do
     --skip-dualmap-reuse) skip_reuse=1 ;;
     --llvm) llvm=1 ;;
     --page-size) shift; export QEMU_PAGESIZE=$1 ;;
+    --strategies) shift; LLVM_STRATEGIES=${1//,/ } ;;
     list) all_arches; exit 0 ;;
     all) mapfile -t arches < <(all_arches) ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
     *) [ -n "$(row "$1")" ] || { log "unknown architecture $1 (see: $0 list)"; exit 2; }
        arches+=("$(row "$1" | awk '{print $1}')") ;;
   esac
@@ -184,7 +186,7 @@ if [ $skip_reuse = 1 ]; then
     extra+=(--skip "$t")
   done
 fi
-[ ${#arches[@]} -gt 0 ] || { sed -n '2,40p' "$0"; exit 2; }
+[ ${#arches[@]} -gt 0 ] || { sed -n '2,41p' "$0"; exit 2; }
 if [ $llvm = 1 ]; then
   with_llvm=()
   for a in "${arches[@]}"; do

@@ -21,8 +21,18 @@ use crate::llvm_sys::target_machine::{
     LLVMTargetMachineRef,
 };
 
-/// A host `TargetMachine` (host CPU and features) with PIC and the small
-/// code model. The native target must be initialised
+/// The relocation model the jitmm layers expect (`JITMM_RELOC_MODEL` in C):
+/// PIC, except on 32-bit x86, where LLVM 19 links no PIC code (RuntimeDyld
+/// has no i386 GOT, JITLink no `R_386_GOT32X`) and absolute 32-bit
+/// relocations reach the whole address space anyway.
+pub const RELOC_MODEL: LLVMRelocMode = if cfg!(target_arch = "x86") {
+    LLVMRelocMode::LLVMRelocStatic
+} else {
+    LLVMRelocMode::LLVMRelocPIC
+};
+
+/// A host `TargetMachine` (host CPU and features) with [`RELOC_MODEL`] (PIC
+/// but on i686) and the small code model. The native target must be initialised
 /// (`LLVM_InitializeNativeTarget`). The caller owns the machine.
 pub fn pic_small_target_machine() -> Result<LLVMTargetMachineRef> {
     // SAFETY: target lookup and machine creation through LLVM's C API; every
@@ -45,7 +55,7 @@ pub fn pic_small_target_machine() -> Result<LLVMTargetMachineRef> {
             cpu,
             features,
             LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
-            LLVMRelocMode::LLVMRelocPIC,
+            RELOC_MODEL,
             LLVMCodeModel::LLVMCodeModelSmall,
         );
         LLVMDisposeMessage(triple);

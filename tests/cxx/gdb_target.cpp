@@ -139,7 +139,7 @@ struct Orc final : Jit {
     if (!jtmb)
       fail(toString(jtmb.takeError()));
     // What the jitmm layers expect (LLJIT only picks these for its own layer).
-    jtmb->setRelocationModel(Reloc::PIC_);
+    jtmb->setRelocationModel(jitmm::relocationModel());
     jtmb->setCodeModel(CodeModel::Small);
     LLJITBuilder builder;
     builder.setJITTargetMachineBuilder(std::move(*jtmb));

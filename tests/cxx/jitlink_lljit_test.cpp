@@ -174,7 +174,7 @@ static Expected<std::unique_ptr<LLJIT>> make_jit(Via via, const jitmm::Config *c
   if (!jtmb)
     return jtmb.takeError();
   // What the jitmm layers expect (LLJIT only picks these for its own layer).
-  jtmb->setRelocationModel(Reloc::PIC_);
+  jtmb->setRelocationModel(jitmm::relocationModel());
   jtmb->setCodeModel(CodeModel::Small);
   LLJITBuilder builder;
   builder.setJITTargetMachineBuilder(std::move(*jtmb));
