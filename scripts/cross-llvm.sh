@@ -179,9 +179,9 @@ test_llvm_arch() { # $1 short name, rest: test-binary args
     for strategy in $LLVM_STRATEGIES; do
       start=$SECONDS
       log "--- $short $name ($strategy)"
-      # 500 modules where the add-and-remove tests load 1,000 and 10,000
+      # 200 modules where the add-and-remove tests load 1,000 and 10,000
       # natively: LLVM runs some 30 times slower under emulation.
-      if JITMM_TEST_STRATEGIES=$strategy JITMM_STRATEGY=$strategy JITMM_TEST_MODULES=${JITMM_TEST_MODULES:-500} \
+      if JITMM_TEST_STRATEGIES=$strategy JITMM_STRATEGY=$strategy JITMM_TEST_MODULES=${JITMM_TEST_MODULES:-200} \
         timeout "${JITMM_CROSS_SUITE_TIMEOUT:-900}" $JITMM_TEST_RUNNER "${exe[$binary]}" \
         "$filter" "${LLVM_SKIPS[@]}" "$@"; then
         result=PASS
@@ -195,11 +195,14 @@ test_llvm_arch() { # $1 short name, rest: test-binary args
   return $ok
 }
 
-# The results as a table: one row per architecture and suite.
+# The results as a table: one row per architecture ($@, in that order) and
+# suite, one column per strategy.
 print_llvm_results() {
-  awk '{ key = $1 " " $2; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
-         cell[key, $3] = $4 ($5 > 0 ? " (" $5 " s)" : "") }
-       END { printf "%-10s %-13s %-20s %-20s\n", "arch", "suite", "dualmap", "mprotect"
-             for (i = 0; i < n; i++) { split(order[i], k, " ")
-               printf "%-10s %-13s %-20s %-20s\n", k[1], k[2], cell[order[i], "dualmap"], cell[order[i], "mprotect"] } }' "$LLVM_RESULTS"
+  local arch
+  for arch in "$@"; do grep "^$arch " "$LLVM_RESULTS"; done |
+    awk '{ key = $1 " " $2; if (!(key in seen)) { seen[key] = 1; order[n++] = key }
+           cell[key, $3] = $4 ($5 > 0 ? " (" $5 " s)" : "") }
+         END { printf "%-10s %-13s %-18s %-18s\n", "arch", "suite", "dualmap", "mprotect"
+               for (i = 0; i < n; i++) { split(order[i], k, " ")
+                 printf "%-10s %-13s %-18s %-18s\n", k[1], k[2], cell[order[i], "dualmap"], cell[order[i], "mprotect"] } }'
 }

@@ -24,8 +24,8 @@
 # Installing needs root (or sudo) and is idempotent.
 #
 # Env: JITMM_CROSS_TARGET_DIR (default target/cross), JITMM_CROSS_TESTS
-# (default "--lib --test core"), JITMM_CROSS_FAULTS=0 to leave out the
-# fault-injection run that follows them.
+# (default "--lib --test core"), JITMM_CROSS_JOBS (architectures run at
+# once, default 1).
 #
 # What this proves: the code builds, links and runs on each architecture, the
 # protections and W^X hold, and the cache-maintenance instructions/syscalls
@@ -207,19 +207,32 @@ fi
 passed=()
 failed=()
 LLVM_RESULTS=${JITMM_CROSS_TARGET_DIR:-target/cross}/llvm-results.txt
-mkdir -p "$(dirname "$LLVM_RESULTS")"
+logs=${JITMM_CROSS_TARGET_DIR:-target/cross}/logs
+mkdir -p "$logs"
 : >"$LLVM_RESULTS"
+if [ $llvm = 1 ]; then run=test_llvm_arch; else run=test_arch; fi
+# One architecture at a time, or JITMM_CROSS_JOBS at once (each qemu run is
+# one busy thread; their logs go to $logs/ARCH.log).
+jobs=${JITMM_CROSS_JOBS:-1}
 for a in "${arches[@]}"; do
-  start=$SECONDS
-  if [ $llvm = 1 ]; then run=test_llvm_arch; else run=test_arch; fi
-  if $run "$a" "${extra[@]}"; then
-    passed+=("$a ($((SECONDS - start)) s)")
+  if [ "$jobs" -gt 1 ]; then
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    log "$a: log in $logs/$a.log"
+    (start=$SECONDS; rc=0; $run "$a" "${extra[@]}" >"$logs/$a.log" 2>&1 || rc=$?
+     echo "$rc $((SECONDS - start))" >"$logs/$a.rc") &
   else
-    failed+=("$a ($((SECONDS - start)) s)")
+    start=$SECONDS; rc=0
+    $run "$a" "${extra[@]}" || rc=$?
+    echo "$rc $((SECONDS - start))" >"$logs/$a.rc"
   fi
+done
+wait
+for a in "${arches[@]}"; do
+  read -r rc seconds <"$logs/$a.rc"
+  if [ "$rc" = 0 ]; then passed+=("$a ($seconds s)"); else failed+=("$a ($seconds s)"); fi
 done
 echo "cross-test summary:"
 for p in "${passed[@]}"; do echo "  PASS $p"; done
 for f in "${failed[@]}"; do echo "  FAIL $f"; done
-[ $llvm = 0 ] || print_llvm_results
+[ $llvm = 0 ] || print_llvm_results "${arches[@]}"
 [ ${#failed[@]} -eq 0 ]

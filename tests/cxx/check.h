@@ -6,13 +6,34 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "jitmm.h"
 
 static int passed = 0, failed = 0;
+
+// The strategies a test runs its cases under: JITMM_TEST_STRATEGIES (comma
+// list of dualmap, mprotect), both by default, as for the Rust tests
+// (tests/common/llvm.rs).
+static std::vector<jitmm_strategy> test_strategies() {
+  const char *env = std::getenv("JITMM_TEST_STRATEGIES");
+  std::stringstream list(env ? env : "dualmap,mprotect");
+  std::vector<jitmm_strategy> strategies;
+  for (std::string name; std::getline(list, name, ',');) {
+    if (name == "dualmap")
+      strategies.push_back(JITMM_STRATEGY_DUALMAP);
+    else if (name == "mprotect")
+      strategies.push_back(JITMM_STRATEGY_MPROTECT);
+    else
+      std::fprintf(stderr, "JITMM_TEST_STRATEGIES: unknown strategy %s\n", name.c_str());
+  }
+  return strategies;
+}
 
 #define CHECK(cond)                                                                            \
   do {                                                                                         \

@@ -479,7 +479,7 @@ int main() {
   std::vector<Via> vias{Via::RTDyldLayer};
   if (JITMM_TEST_JITLINK)
     vias.insert(vias.begin(), {Via::CxxManager, Via::CLayer});
-  for (jitmm_strategy strategy : {JITMM_STRATEGY_DUALMAP, JITMM_STRATEGY_MPROTECT}) {
+  for (jitmm_strategy strategy : test_strategies()) {
     for (Via via : vias) {
       std::string variant = std::string(" (") + via_name(via) +
                             (strategy == JITMM_STRATEGY_DUALMAP ? ", dualmap)" : ", mprotect)");

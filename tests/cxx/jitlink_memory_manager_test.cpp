@@ -611,7 +611,7 @@ static bool concurrent_graphs() {
 int main() {
   // Keep what was printed if a case crashes.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  for (jitmm_strategy s : {JITMM_STRATEGY_DUALMAP, JITMM_STRATEGY_MPROTECT}) {
+  for (jitmm_strategy s : test_strategies()) {
     strategy = s;
     run("alloc_finalize_free", alloc_finalize_free);
     run("several_protections", several_protections);

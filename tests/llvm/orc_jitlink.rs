@@ -373,5 +373,6 @@ fn null_session_is_an_error_not_a_crash() {
 #[test]
 fn jitlink_memory_manager_interface() {
     let out = build_and_run("jitlink_memory_manager_test", &[]);
-    assert!(out.contains("20 passed, 0 failed"), "{out}");
+    let expected = format!("{} passed, 0 failed", 10 * strategies().len());
+    assert!(out.contains(&expected), "{out}");
 }
