@@ -56,15 +56,43 @@ pub fn target_command(program: &std::path::Path) -> std::process::Command {
 }
 
 /// Lines of /proc/self/maps that are writable and executable at once.
+///
+/// Stacks are left out when the loader made them executable because a
+/// library asked for it (`PT_GNU_STACK` RWE, e.g. Debian's mips64el
+/// libLLVM.so.19.1): the main stack is then `rwx`, and so is every thread
+/// stack (an anonymous mapping right above glibc's one-page `---p` guard).
 pub fn wx_mappings() -> Vec<String> {
-    std::fs::read_to_string("/proc/self/maps")
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            let perms = l.split_whitespace().nth(1).unwrap_or("");
-            perms.contains('w') && perms.contains('x')
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let lines: Vec<&str> = maps.lines().collect();
+    let perms = |l: &str| l.split_whitespace().nth(1).unwrap_or("").to_string();
+    let wx = |l: &str| perms(l).contains('w') && perms(l).contains('x');
+    let range = |l: &str| {
+        let (lo, hi) = l.split_whitespace().next()?.split_once('-')?;
+        Some((
+            usize::from_str_radix(lo, 16).ok()?,
+            usize::from_str_radix(hi, 16).ok()?,
+        ))
+    };
+    let stacks_executable = lines.iter().any(|l| l.ends_with("[stack]") && wx(l));
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+    let thread_stack = |i: usize| {
+        let anonymous = lines[i].split_whitespace().count() == 5;
+        let guard = i.checked_sub(1).map(|g| lines[g]);
+        anonymous
+            && guard.is_some_and(|g| {
+                perms(g) == "---p"
+                    && matches!((range(g), range(lines[i])),
+                        (Some((lo, hi)), Some((start, _))) if hi - lo == page && hi == start)
+            })
+    };
+    lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| {
+            wx(l) && !(stacks_executable && (l.ends_with("[stack]") || thread_stack(*i)))
         })
-        .map(str::to_string)
+        .map(|(_, l)| l.to_string())
         .collect()
 }
 

@@ -9,9 +9,10 @@
 //! block-sized padding objects up to exhaustion (two small data anchors keep
 //! spans with room in the read-only and read-write zones), then the lowest
 //! padding block and the two highest are freed. The first module's code
-//! lands in the lowest block; the second module carries more than a block
-//! of code, so it cannot share that block and takes the two highest; a third
-//! module, loaded last, packs in next to the first and calls the second.
+//! lands in the lowest block (the class's spare span); the second module
+//! carries more than a block of code, so it cannot share that block and
+//! takes the two highest; a third module, loaded last, packs in next to the
+//! first and calls the second.
 
 use crate::common::llvm::*;
 use crate::common::*;
@@ -96,12 +97,14 @@ fn fill_but_the_ends(strategy: Strategy) -> Filled {
         }
     }
     padding.sort_by_key(|(at, _)| *at);
-    let n = padding.len();
-    assert!(n >= 4, "only {n} padding blocks");
-    // Dropping an object frees its blocks.
-    padding.remove(n - 1);
-    padding.remove(n - 2);
-    padding.remove(0);
+    assert!(padding.len() >= 4, "only {} padding blocks", padding.len());
+    // Dropping an object frees its blocks. The first span of a class to
+    // empty stays mapped as its spare: that must be the lowest, for the first
+    // module, so that the two highest blocks are free and adjacent.
+    let lowest = padding.remove(0);
+    let highest = [padding.pop(), padding.pop()];
+    drop(lowest);
+    drop(highest);
     jitmm::trim();
     Filled {
         _padding: padding.into_iter().map(|(_, o)| o).collect(),
