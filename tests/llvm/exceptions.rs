@@ -17,7 +17,10 @@ fn cxx_exceptions_unwind_through_jit_frames() {
     } else {
         ("-DJITMM_TEST_JITLINK=0", 2)
     };
-    let out = build_and_run("jitlink_lljit_test", &["-fexceptions", "-rdynamic", jitlink]);
+    let out = build_and_run(
+        "jitlink_lljit_test",
+        &["-fexceptions", "-rdynamic", jitlink],
+    );
     let expected = format!("{} passed, 0 failed", cases * strategies().len());
     assert!(out.contains(&expected), "{out}");
 }
