@@ -35,9 +35,9 @@ fn modules_calling_each_other_and_the_host() {
         // A second module calling into the first and into libc.
         let caller = format!(
             "declare i64 @lookup_{tag}(i64)\ndeclare i64 @odd_{tag}(i64)\n\
-             declare i64 @labs(i64)\n\
+             declare i64 @llabs(i64)\n\
              define i64 @caller_{tag}(i64 %x) {{\n  %a = call i64 @lookup_{tag}(i64 %x)\n  \
-             %n = sub i64 0, %a\n  %b = call i64 @labs(i64 %n)\n  \
+             %n = sub i64 0, %a\n  %b = call i64 @llabs(i64 %n)\n  \
              %o = call i64 @odd_{tag}(i64 %x)\n  %r = add i64 %b, %o\n  ret i64 %r\n}}\n"
         );
         let rt2 = jit.add(&caller);

@@ -13,11 +13,12 @@ fn modules_calling_each_other_and_the_host() {
         let rt = jit.add(&sample_ir(&tag));
         check_sample(|n| jit.fn1(n), &tag);
         assert_in_arena(jit.lookup(&format!("even_{tag}")), strategy);
-        // A second module calling into the first and into libc.
+        // A second module calling into the first and into libc (llabs: i64 on
+        // 32-bit targets too, where labs takes a 32-bit long).
         let caller = format!(
-            "declare i64 @lookup_{tag}(i64)\ndeclare i64 @labs(i64)\n\
+            "declare i64 @lookup_{tag}(i64)\ndeclare i64 @llabs(i64)\n\
              define i64 @caller_{tag}(i64 %x) {{\n  %a = call i64 @lookup_{tag}(i64 %x)\n  \
-             %n = sub i64 0, %a\n  %b = call i64 @labs(i64 %n)\n  ret i64 %b\n}}\n"
+             %n = sub i64 0, %a\n  %b = call i64 @llabs(i64 %n)\n  ret i64 %b\n}}\n"
         );
         let rt2 = jit.add(&caller);
         assert_eq!(jit.fn1(&format!("caller_{tag}"))(2), 30);
