@@ -5,7 +5,6 @@
 #   scripts/cross-test.sh ARCH... | all      install what is missing, then test
 #   scripts/cross-test.sh --no-install ARCH...
 #   scripts/cross-test.sh --install-only ARCH... | all
-#   scripts/cross-test.sh --skip-dualmap-reuse ARCH...   (see below; used by CI)
 #   scripts/cross-test.sh --llvm ARCH... | all   the whole crate against the
 #        target's LLVM 19: tests/llvm by linker, the C/C++ clients and the
 #        REPL, each strategy on its own (scripts/cross-llvm.sh)
@@ -24,8 +23,9 @@
 # Installing needs root (or sudo) and is idempotent.
 #
 # Env: JITMM_CROSS_TARGET_DIR (default target/cross), JITMM_CROSS_TESTS
-# (default "--lib --test core"), JITMM_CROSS_JOBS (architectures run at
-# once, default 1).
+# (default "--lib --test core"), JITMM_CROSS_FAULTS=0 to leave out the
+# fault-injection run that follows them, JITMM_CROSS_JOBS (architectures run
+# at once, default 1).
 #
 # What this proves: the code builds, links and runs on each architecture, the
 # protections and W^X hold, and the cache-maintenance instructions/syscalls
@@ -155,21 +155,19 @@ source scripts/cross-llvm.sh
 install=1
 test=1
 llvm=0
-skip_reuse=0
 arches=()
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-install) install=0 ;;
     --install-only) test=0 ;;
-    --skip-dualmap-reuse) skip_reuse=1 ;;
     --llvm) llvm=1 ;;
     --page-size) shift; export QEMU_PAGESIZE=$1 ;;
     --strategies) shift; LLVM_STRATEGIES=${1//,/ } ;;
     list) all_arches; exit 0 ;;
     all) mapfile -t arches < <(all_arches) ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
     *) [ -n "$(row "$1")" ] || { log "unknown architecture $1 (see: $0 list)"; exit 2; }
        arches+=("$(row "$1" | awk '{print $1}')") ;;
   esac
@@ -178,15 +176,7 @@ done
 # Tests run one at a time: several fork children, and qemu-user can deadlock
 # a child forked while another guest thread holds one of its internal locks.
 [ ${#extra[@]} -gt 0 ] || extra=(--test-threads=1)
-if [ $skip_reuse = 1 ]; then
-  log "skipping DualMap address-reuse tests (qemu-user keeps stale translations of code rewritten through a second mapping)"
-  export JITMM_STALE_STRATEGIES=mprotect
-  for t in code_runs_and_is_patched_by_a_new_object executing_the_writable_view_faults_in_a_child \
-           writing_finalized_code_faults_in_a_child; do
-    extra+=(--skip "$t")
-  done
-fi
-[ ${#arches[@]} -gt 0 ] || { sed -n '2,41p' "$0"; exit 2; }
+[ ${#arches[@]} -gt 0 ] || { sed -n '2,42p' "$0"; exit 2; }
 if [ $llvm = 1 ]; then
   with_llvm=()
   for a in "${arches[@]}"; do
