@@ -91,11 +91,12 @@ LLVMMCJITMemoryManagerRef jitmm_mcjit_memory_manager_create(void);
 LLVMMCJITMemoryManagerRef jitmm_mcjit_memory_manager_create_with(const jitmm_config *config);
 
 /* The relocation model the jitmm layers expect of the JITTargetMachineBuilder
- * (with the small code model): PIC, except on 32-bit x86, where LLVM 19
- * links no PIC code (RuntimeDyld has no i386 GOT, JITLink no R_386_GOT32X)
- * and absolute 32-bit relocations reach the whole address space anyway.
+ * (with the small code model): PIC, except on 32-bit x86 and 32-bit ARM,
+ * where LLVM's RuntimeDyld links no PIC code (no i386 GOT; no R_ARM_GOT_PREL
+ * or R_ARM_REL32, whose objects crash it while linking) and absolute 32-bit
+ * relocations reach the whole address space anyway.
  * Its value is an LLVMRelocMode (llvm-c/TargetMachine.h). */
-#if defined(__i386__)
+#if defined(__i386__) || defined(__arm__)
 #define JITMM_RELOC_MODEL LLVMRelocStatic
 #else
 #define JITMM_RELOC_MODEL LLVMRelocPIC

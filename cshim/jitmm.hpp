@@ -15,9 +15,9 @@
 namespace jitmm {
 
 // The relocation model the jitmm layers expect (JITMM_RELOC_MODEL in C):
-// PIC, static on 32-bit x86.
+// PIC, static on 32-bit x86 and 32-bit ARM.
 constexpr llvm::Reloc::Model relocationModel() {
-#if defined(__i386__)
+#if defined(__i386__) || defined(__arm__)
   return llvm::Reloc::Static;
 #else
   return llvm::Reloc::PIC_;

@@ -22,17 +22,40 @@ use crate::llvm_sys::target_machine::{
 };
 
 /// The relocation model the jitmm layers expect (`JITMM_RELOC_MODEL` in C):
-/// PIC, except on 32-bit x86, where LLVM 19 links no PIC code (RuntimeDyld
-/// has no i386 GOT, JITLink no `R_386_GOT32X`) and absolute 32-bit
-/// relocations reach the whole address space anyway.
-pub const RELOC_MODEL: LLVMRelocMode = if cfg!(target_arch = "x86") {
+/// [`relocation_model_for`] the host. PIC, except on the 32-bit targets
+/// x86 and ARM, where LLVM's RuntimeDyld links no PIC code and absolute
+/// 32-bit relocations reach the whole address space anyway.
+pub const RELOC_MODEL: LLVMRelocMode = if cfg!(any(target_arch = "x86", target_arch = "arm")) {
     LLVMRelocMode::LLVMRelocStatic
 } else {
     LLVMRelocMode::LLVMRelocPIC
 };
 
+/// The relocation model the jitmm layers expect of code for `triple`
+/// (an LLVM target triple; [`RELOC_MODEL`] is this for the host).
+///
+/// Static on 32-bit x86 and 32-bit ARM (`i?86-*`, `arm*-*` but `arm64`,
+/// `thumb*-*`), PIC elsewhere. On those targets LLVM (19 and later)
+/// resolves no PIC relocations in RuntimeDyld: i386 has no GOT there, and
+/// ARM's `resolveARMRelocation` has no case for `R_ARM_GOT_PREL` (globals)
+/// or `R_ARM_REL32` (constants); in LLVM's release builds either jumps
+/// through its switch's table out of bounds and crashes the process while
+/// linking, whatever the memory manager. JITLink's i386 backend has no
+/// `R_386_GOT32X` either.
+pub fn relocation_model_for(triple: &str) -> LLVMRelocMode {
+    let arch = triple.split('-').next().unwrap_or("");
+    let x86_32 = matches!(arch.as_bytes(), [b'i', b'3'..=b'6', b'8', b'6']);
+    let arm_32 =
+        (arch.starts_with("arm") && !arch.starts_with("arm64")) || arch.starts_with("thumb");
+    if x86_32 || arm_32 {
+        LLVMRelocMode::LLVMRelocStatic
+    } else {
+        LLVMRelocMode::LLVMRelocPIC
+    }
+}
+
 /// A host `TargetMachine` (host CPU and features) with [`RELOC_MODEL`] (PIC
-/// but on i686) and the small code model. The native target must be initialised
+/// but on i686 and armv7) and the small code model. The native target must be initialised
 /// (`LLVM_InitializeNativeTarget`). The caller owns the machine.
 pub fn pic_small_target_machine() -> Result<LLVMTargetMachineRef> {
     // SAFETY: target lookup and machine creation through LLVM's C API; every
@@ -76,4 +99,28 @@ pub fn pic_small_jit_target_machine_builder() -> Result<LLVMOrcJITTargetMachineB
     let machine = pic_small_target_machine()?;
     // SAFETY: the builder takes ownership of the machine made above.
     Ok(unsafe { LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(machine) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relocation_model_by_triple() {
+        use LLVMRelocMode::{LLVMRelocPIC as Pic, LLVMRelocStatic as Static};
+        for (triple, model) in [
+            ("x86_64-pc-linux-gnu", Pic),
+            ("i686-pc-linux-gnu", Static),
+            ("i386-unknown-linux-gnu", Static),
+            ("aarch64-unknown-linux-gnu", Pic),
+            ("arm64-apple-darwin", Pic),
+            ("armv7-unknown-linux-gnueabihf", Static),
+            ("arm-linux-gnueabihf", Static),
+            ("thumbv7-unknown-linux-gnueabihf", Static),
+            ("powerpc64le-unknown-linux-gnu", Pic),
+            ("riscv64-unknown-linux-gnu", Pic),
+        ] {
+            assert_eq!(relocation_model_for(triple), model, "{triple}");
+        }
+    }
 }

@@ -171,8 +171,8 @@ pub struct Lljit {
     _config: Box<jitmm_config>,
 }
 
-/// A host TargetMachine builder with PIC and the small code model — what the
-/// jitmm layers expect.
+/// A host TargetMachine builder with `jitmm::orc::RELOC_MODEL` (PIC but on
+/// 32-bit x86 and ARM) and the small code model — what the jitmm layers expect.
 pub fn pic_small_jtmb() -> LLVMOrcJITTargetMachineBuilderRef {
     jitmm::orc::pic_small_jit_target_machine_builder().unwrap()
 }

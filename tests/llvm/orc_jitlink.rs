@@ -128,7 +128,7 @@ impl<'a> SharedJit<'a> {
     }
 }
 
-/// A host TargetMachine with PIC and the small code model.
+/// A host TargetMachine with `jitmm::orc::RELOC_MODEL` and the small code model.
 fn host_target_machine() -> LLVMTargetMachineRef {
     jitmm::orc::pic_small_target_machine().unwrap()
 }

@@ -46,7 +46,8 @@ impl Orc {
         // consumed by LLVMOrcCreateLLJIT.
         unsafe {
             let builder = LLVMOrcCreateLLJITBuilder();
-            // The jitmm layers expect PIC and the small code model, which
+            // The jitmm layers expect jitmm::orc::RELOC_MODEL (PIC but on
+            // 32-bit x86 and ARM) and the small code model, which
             // LLJIT does not choose itself once a layer is supplied.
             let machine =
                 jitmm::orc::pic_small_jit_target_machine_builder().map_err(|e| e.to_string())?;
