@@ -74,3 +74,154 @@ fn thousand_modules_added_and_removed_free_everything() {
         );
     }
 }
+
+/// The relocation types LLVM's RuntimeDyld resolves (RuntimeDyldELF.cpp:
+/// `resolveARMRelocation`, `resolveX86Relocation`) on the 32-bit targets
+/// where jitmm asks for the static model: any other type is a crash (ARM:
+/// an out-of-bounds jump through the switch's table in a release build) or
+/// a fatal error while linking.
+const RTDYLD_RELOCATIONS: &[(&str, &[(u64, &str)])] = &[
+    (
+        "armv7-unknown-linux-gnueabihf",
+        &[
+            (0, "R_ARM_NONE"),
+            (1, "R_ARM_PC24"),
+            (2, "R_ARM_ABS32"),
+            (28, "R_ARM_CALL"),
+            (29, "R_ARM_JUMP24"),
+            (38, "R_ARM_TARGET1"),
+            (42, "R_ARM_PREL31"),
+            (43, "R_ARM_MOVW_ABS_NC"),
+            (44, "R_ARM_MOVT_ABS"),
+        ],
+    ),
+    (
+        "i686-unknown-linux-gnu",
+        &[(1, "R_386_32"), (2, "R_386_PC32"), (4, "R_386_PLT32")],
+    ),
+];
+
+/// The relocation types of `ir` compiled for `triple` with the relocation
+/// model jitmm expects there and the small code model.
+fn relocation_types(triple: &str, ir: &str) -> Vec<u64> {
+    use jitmm::llvm_sys::core::*;
+    use jitmm::llvm_sys::object::*;
+    use jitmm::llvm_sys::target::*;
+    use jitmm::llvm_sys::target_machine::*;
+    use std::ffi::{CStr, CString};
+    use std::ptr;
+
+    let c_triple = CString::new(triple).unwrap();
+    let mut types = Vec::new();
+    // SAFETY: LLVM's C API on objects created here and disposed once: the
+    // module belongs to the context, the binary borrows the buffer, the
+    // iterators the binary.
+    unsafe {
+        LLVMInitializeARMTargetInfo();
+        LLVMInitializeARMTarget();
+        LLVMInitializeARMTargetMC();
+        LLVMInitializeARMAsmPrinter();
+        LLVMInitializeX86TargetInfo();
+        LLVMInitializeX86Target();
+        LLVMInitializeX86TargetMC();
+        LLVMInitializeX86AsmPrinter();
+        let mut target = ptr::null_mut();
+        let mut message = ptr::null_mut();
+        if LLVMGetTargetFromTriple(c_triple.as_ptr(), &mut target, &mut message) != 0 {
+            panic!("{triple}: {}", CStr::from_ptr(message).to_string_lossy());
+        }
+        let machine = LLVMCreateTargetMachine(
+            target,
+            c_triple.as_ptr(),
+            c"generic".as_ptr(),
+            c"".as_ptr(),
+            LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+            jitmm::orc::relocation_model_for(triple),
+            LLVMCodeModel::LLVMCodeModelSmall,
+        );
+        assert!(!machine.is_null(), "{triple}: no target machine");
+        let ctx = LLVMContextCreate();
+        let module = parse_ir(ctx, ir);
+        LLVMSetTarget(module, c_triple.as_ptr());
+        let layout = LLVMCreateTargetDataLayout(machine);
+        LLVMSetModuleDataLayout(module, layout);
+        LLVMDisposeTargetData(layout);
+        let mut buffer = ptr::null_mut();
+        if LLVMTargetMachineEmitToMemoryBuffer(
+            machine,
+            module,
+            LLVMCodeGenFileType::LLVMObjectFile,
+            &mut message,
+            &mut buffer,
+        ) != 0
+        {
+            panic!("{triple}: {}", CStr::from_ptr(message).to_string_lossy());
+        }
+        let binary = LLVMCreateBinary(buffer, ctx, &mut message);
+        assert!(!binary.is_null(), "{triple}: not an object file");
+        let sections = LLVMObjectFileCopySectionIterator(binary);
+        while LLVMObjectFileIsSectionIteratorAtEnd(binary, sections) == 0 {
+            let relocations = LLVMGetRelocations(sections);
+            while LLVMIsRelocationIteratorAtEnd(sections, relocations) == 0 {
+                types.push(LLVMGetRelocationType(relocations));
+                LLVMMoveToNextRelocation(relocations);
+            }
+            LLVMDisposeRelocationIterator(relocations);
+            LLVMMoveToNextSection(sections);
+        }
+        LLVMDisposeSectionIterator(sections);
+        LLVMDisposeBinary(binary);
+        LLVMDisposeMemoryBuffer(buffer);
+        LLVMDisposeModule(module);
+        LLVMContextDispose(ctx);
+        LLVMDisposeTargetMachine(machine);
+    }
+    types
+}
+
+/// Whatever the host: the code the jitmm layers expect on 32-bit ARM and
+/// x86 (globals, a constant table, calls between functions and out to
+/// libc, unwind tables) uses only relocations RuntimeDyld resolves there.
+/// With PIC on ARM, globals come through `R_ARM_GOT_PREL` and constants
+/// through `R_ARM_REL32`, and linking such an object crashed the process
+/// (with any memory manager).
+#[test]
+fn relocation_model_on_32_bit_targets_links_with_rtdyld() {
+    let ir = format!(
+        "{}\ndeclare i64 @llabs(i64)\n\
+         define i64 @caller(i64 %x) {{\n  %a = call i64 @lookup_r(i64 %x)\n  \
+         %b = call i64 @llabs(i64 %a)\n  ret i64 %b\n}}\n",
+        sample_ir("r")
+    );
+    for (triple, supported) in RTDYLD_RELOCATIONS {
+        let types = relocation_types(triple, &ir);
+        assert!(!types.is_empty(), "{triple}: no relocations");
+        let unsupported: Vec<u64> = types
+            .into_iter()
+            .filter(|t| !supported.iter().any(|(s, _)| s == t))
+            .collect();
+        assert!(
+            unsupported.is_empty(),
+            "{triple} with {:?}: relocation types {unsupported:?} are none of RuntimeDyld's {supported:?}",
+            jitmm::orc::relocation_model_for(triple)
+        );
+    }
+}
+
+/// `jitmm::orc::RELOC_MODEL` is `relocation_model_for` the host.
+#[test]
+fn reloc_model_is_the_hosts() {
+    init();
+    // SAFETY: the default triple is LLVM's string, disposed once.
+    let triple = unsafe {
+        let t = jitmm::llvm_sys::target_machine::LLVMGetDefaultTargetTriple();
+        let s = std::ffi::CStr::from_ptr(t).to_string_lossy().into_owned();
+        jitmm::llvm_sys::core::LLVMDisposeMessage(t);
+        s
+    };
+    assert_eq!(
+        jitmm::orc::RELOC_MODEL,
+        jitmm::orc::relocation_model_for(&triple),
+        "{triple}"
+    );
+}
