@@ -123,7 +123,8 @@ llvm_env() { # $1 short name
 }
 
 # The suites of the LLVM run: name, test binary, filter. tests/llvm by
-# linker, tests/clients by kind of program.
+# linker, tests/clients by kind of program. JITMM_CROSS_SUITES (names, space
+# separated) runs only those.
 LLVM_SUITES='
 mcjit        llvm    mcjit::
 orc_rtdyld   llvm    orc_rtdyld::
@@ -170,6 +171,7 @@ test_llvm_arch() { # $1 short name, rest: test-binary args
   local name binary filter strategy start result ok=0
   while read -r name binary filter; do
     [ -n "$name" ] || continue
+    [ -z "${JITMM_CROSS_SUITES:-}" ] || [[ " $JITMM_CROSS_SUITES " == *" $name "* ]] || continue
     if [ "$name" = orc_jitlink ] && [[ " $NO_JITLINK_ARCHES " == *" $short "* ]]; then
       for strategy in $LLVM_STRATEGIES; do
         echo "$short $name $strategy n/a 0" >>"$LLVM_RESULTS"

@@ -25,7 +25,8 @@
 # Env: JITMM_CROSS_TARGET_DIR (default target/cross), JITMM_CROSS_TESTS
 # (default "--lib --test core"), JITMM_CROSS_FAULTS=0 to leave out the
 # fault-injection run that follows them, JITMM_CROSS_JOBS (architectures run
-# at once, default 1).
+# at once, default 1), JITMM_CROSS_SUITES (--llvm: only these suites, e.g.
+# "orc_rtdyld mcjit"; names in scripts/cross-llvm.sh).
 #
 # What this proves: the code builds, links and runs on each architecture, the
 # protections and W^X hold, and the cache-maintenance instructions/syscalls
@@ -167,7 +168,7 @@ while [ $# -gt 0 ]; do
     list) all_arches; exit 0 ;;
     all) mapfile -t arches < <(all_arches) ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
     *) [ -n "$(row "$1")" ] || { log "unknown architecture $1 (see: $0 list)"; exit 2; }
        arches+=("$(row "$1" | awk '{print $1}')") ;;
   esac
@@ -176,7 +177,7 @@ done
 # Tests run one at a time: several fork children, and qemu-user can deadlock
 # a child forked while another guest thread holds one of its internal locks.
 [ ${#extra[@]} -gt 0 ] || extra=(--test-threads=1)
-[ ${#arches[@]} -gt 0 ] || { sed -n '2,42p' "$0"; exit 2; }
+[ ${#arches[@]} -gt 0 ] || { sed -n '2,43p' "$0"; exit 2; }
 if [ $llvm = 1 ]; then
   with_llvm=()
   for a in "${arches[@]}"; do
