@@ -107,7 +107,9 @@ LLVMMCJITMemoryManagerRef jitmm_mcjit_memory_manager_create_with(const jitmm_con
  * const jitmm_config * (or NULL for defaults) that must outlive the call.
  * Each object gets its own memory manager, freed when its ResourceTracker
  * is removed.  Expects a small-code-model JITTargetMachineBuilder with
- * JITMM_RELOC_MODEL. */
+ * JITMM_RELOC_MODEL.  On 32-bit ARM an object with a relocation RuntimeDyld
+ * has no case for (which would crash it) fails to materialize instead: the
+ * lookup fails and the session's error reporter names the relocation. */
 LLVMOrcObjectLayerRef jitmm_orc_rtdyld_layer(void *ctx, LLVMOrcExecutionSessionRef es,
                                              const char *triple);
 
