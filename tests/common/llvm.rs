@@ -180,11 +180,21 @@ pub fn pic_small_jtmb() -> LLVMOrcJITTargetMachineBuilderRef {
 impl Lljit {
     pub fn new(layer: Layer, strategy: Strategy) -> Lljit {
         init();
+        Self::with_machine(layer, strategy, pic_small_jtmb())
+    }
+
+    /// The same on a machine builder of the caller's (consumed).
+    pub fn with_machine(
+        layer: Layer,
+        strategy: Strategy,
+        jtmb: LLVMOrcJITTargetMachineBuilderRef,
+    ) -> Lljit {
+        init();
         let config = Box::new(config(strategy));
         // SAFETY: LLJIT creation through the C API; the builder is consumed.
         unsafe {
             let builder = LLVMOrcCreateLLJITBuilder();
-            LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, pic_small_jtmb());
+            LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(builder, jtmb);
             let creator: Option<LLVMOrcLLJITBuilderObjectLinkingLayerCreatorFunction> = match layer
             {
                 Layer::JitmmRtdyld => Some(jitmm::ffi::jitmm_orc_rtdyld_layer),
@@ -233,11 +243,26 @@ impl Lljit {
     }
 
     pub fn lookup(&self, name: &str) -> u64 {
+        self.try_lookup(name)
+            .unwrap_or_else(|msg| panic!("LLVM error: {msg}"))
+    }
+
+    /// A lookup that may fail: LLVM's message then.
+    pub fn try_lookup(&self, name: &str) -> Result<u64, String> {
         let name = CString::new(name).unwrap();
         let mut addr = 0;
         // SAFETY: a live LLJIT; lookup materialises and finalizes the code.
-        check(unsafe { LLVMOrcLLJITLookup(self.jit, &mut addr, name.as_ptr()) });
-        addr
+        let err = unsafe { LLVMOrcLLJITLookup(self.jit, &mut addr, name.as_ptr()) };
+        if err.is_null() {
+            return Ok(addr);
+        }
+        // SAFETY: an error returned by LLVM, consumed here.
+        Err(unsafe {
+            let m = LLVMGetErrorMessage(err);
+            let s = CStr::from_ptr(m).to_string_lossy().into_owned();
+            LLVMDisposeErrorMessage(m);
+            s
+        })
     }
 
     pub fn fn1(&self, name: &str) -> extern "C" fn(i64) -> i64 {

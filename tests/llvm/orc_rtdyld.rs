@@ -225,3 +225,81 @@ fn reloc_model_is_the_hosts() {
         "{triple}"
     );
 }
+
+/// What the session's error reporter was given (see `pic_on_arm_...`).
+#[cfg(target_arch = "arm")]
+static REPORTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+#[cfg(target_arch = "arm")]
+extern "C" fn report(_ctx: *mut std::ffi::c_void, err: jitmm::llvm_sys::error::LLVMErrorRef) {
+    use jitmm::llvm_sys::error::*;
+    // SAFETY: the session hands over its error, consumed here.
+    let message = unsafe {
+        let m = LLVMGetErrorMessage(err);
+        let s = std::ffi::CStr::from_ptr(m).to_string_lossy().into_owned();
+        LLVMDisposeErrorMessage(m);
+        s
+    };
+    REPORTED.lock().unwrap().push(message);
+}
+
+/// 32-bit ARM: PIC code, against the model jitmm expects there, fails to
+/// link on the jitmm RuntimeDyld layer with an error naming the relocation
+/// RuntimeDyld has no case for, where RuntimeDyld itself crashed the process.
+#[cfg(target_arch = "arm")]
+#[test]
+fn pic_on_arm_fails_to_link_with_an_error() {
+    use jitmm::llvm_sys::core::LLVMDisposeMessage;
+    use jitmm::llvm_sys::orc2::lljit::LLVMOrcLLJITGetExecutionSession;
+    use jitmm::llvm_sys::orc2::*;
+    use jitmm::llvm_sys::target_machine::*;
+    use std::ptr;
+
+    let _g = serial();
+    for strategy in strategies() {
+        init();
+        // SAFETY: a target machine for the default triple, handed to the
+        // builder (which owns it); LLVM's strings disposed once.
+        let jtmb = unsafe {
+            let triple = LLVMGetDefaultTargetTriple();
+            let mut target = ptr::null_mut();
+            let mut message = ptr::null_mut();
+            assert_eq!(
+                LLVMGetTargetFromTriple(triple, &mut target, &mut message),
+                0
+            );
+            let machine = LLVMCreateTargetMachine(
+                target,
+                triple,
+                c"generic".as_ptr(),
+                c"".as_ptr(),
+                LLVMCodeGenOptLevel::LLVMCodeGenLevelDefault,
+                LLVMRelocMode::LLVMRelocPIC,
+                LLVMCodeModel::LLVMCodeModelSmall,
+            );
+            LLVMDisposeMessage(triple);
+            assert!(!machine.is_null());
+            LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(machine)
+        };
+        let jit = Lljit::with_machine(Layer::JitmmRtdyld, strategy, jtmb);
+        REPORTED.lock().unwrap().clear();
+        // SAFETY: the LLJIT's live session; the reporter is a plain function.
+        unsafe {
+            LLVMOrcExecutionSessionSetErrorReporter(
+                LLVMOrcLLJITGetExecutionSession(jit.jit),
+                report,
+                ptr::null_mut(),
+            )
+        };
+        let tag = format!("pic{strategy:?}");
+        let rt = jit.add(&sample_ir(&tag));
+        let err = jit.try_lookup(&format!("bump_{tag}")).unwrap_err();
+        assert!(err.contains("Failed to materialize"), "{strategy:?}: {err}");
+        let reported = REPORTED.lock().unwrap().join("\n");
+        assert!(
+            reported.contains("R_ARM_GOT_PREL") || reported.contains("R_ARM_REL32"),
+            "{strategy:?}: {reported}"
+        );
+        jit.remove(rt);
+    }
+}
