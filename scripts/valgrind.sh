@@ -49,6 +49,6 @@ for strategy in dualmap mprotect; do
   JITMM_STRATEGY=$strategy vg "$target/debug/c_client-valgrind"
 done
 # The 10,000-module engine test would take an hour under memcheck.
-vg "$llvm" --test-threads=1 mcjit:: --skip one_engine_ten_thousand_modules
+vg "$llvm" --test-threads=1 mcjit:: --skip one_engine_many_modules
 vg "$core" --test-threads=1 --exact objects::code_runs_and_is_patched_by_a_new_object
 echo "valgrind.sh: no errors, no definite leaks"
