@@ -90,7 +90,7 @@ impl ClassHeap {
         self.spans.0.iter().map(|(&start, s)| start..start + s.len)
     }
 
-    /// First fit over the spans, lowest first.
+    /// The lowest span that holds the chunk (best fit within it).
     /// Also says whether the chunk lies (partly) where a chunk was handed
     /// out before.
     pub(super) fn take(&mut self, len: usize, align: usize) -> Option<(Range<usize>, bool)> {

@@ -4,8 +4,9 @@
 //! A *span* is one or more contiguous [`BLOCK_SIZE`] blocks given to one
 //! [`Class`] (`blocks.rs`); the spans of a class are mapped alike, so adjacent
 //! ones merge into one VMA and the process's VMA count grows with spans,
-//! not objects. Within a span, chunks are handed out first-fit from a
-//! coalescing free list (`heap.rs`); freed pages stay resident or go back to
+//! not objects. Within a span, chunks are handed out best-fit (shortest run,
+//! then lowest) from a coalescing free list indexed by length
+//! (`free_list.rs`); freed pages stay resident or go back to
 //! the OS as `residency.rs` decides. How blocks are mapped, protected and
 //! given back is the strategy's (`views.rs`).
 //!

@@ -314,7 +314,7 @@ fn freed_pages_return_except_the_last_freed_objects() {
         // A small object takes the big one's place, and is freed in turn:
         // now it is the last one freed, and the rest of the big one goes.
         let (small, object) = load(page);
-        assert_eq!(small, big, "{strategy:?}: first fit");
+        assert_eq!(small, big, "{strategy:?}: the freed place");
         drop(object);
         assert_eq!(resident_pages(big, BIG), 1, "{strategy:?}: released");
 
