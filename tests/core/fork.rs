@@ -19,8 +19,9 @@ fn pipe() -> (i32, i32) {
     (fds[0], fds[1])
 }
 
+// Addresses cross the pipe as 8 bytes on every architecture (32-bit ones too).
 fn send(fd: i32, value: usize) {
-    let bytes = value.to_ne_bytes();
+    let bytes = (value as u64).to_ne_bytes();
     // SAFETY: writing a local buffer to our pipe.
     assert_eq!(
         unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) },
@@ -33,7 +34,7 @@ fn receive(fd: i32) -> usize {
     // SAFETY: reading into a local buffer from our pipe.
     let n = unsafe { libc::read(fd, bytes.as_mut_ptr().cast(), 8) };
     assert_eq!(n, 8, "the other process died before answering");
-    usize::from_ne_bytes(bytes)
+    usize::try_from(u64::from_ne_bytes(bytes)).expect("an address of this process")
 }
 
 #[test]
@@ -65,8 +66,8 @@ fn parent_and_child_keep_their_code_apart() {
                 send(to_parent_w, addr);
                 // The parent now loads its own code, maybe at the same address.
                 let theirs = receive(to_child_r);
-                // SAFETY: reading bytes of mapped code.
                 let parents = return_const(77);
+                // SAFETY: reading bytes of mapped code.
                 let seen =
                     unsafe { std::slice::from_raw_parts(theirs as *const u8, parents.len()) };
                 assert_ne!(seen, &parents[..], "the child sees the parent's new code");
