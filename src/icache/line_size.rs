@@ -1,6 +1,5 @@
-//! Cache-line sizes reported by the kernel or the CPU (auxiliary vector on
-//! PowerPC, `rdhwr $1` SYNCI_Step on MIPS), kept free of assembly so that
-//! the decoding is unit-tested on every host.
+//! Cache-line sizes reported by the kernel (auxiliary vector on PowerPC),
+//! kept free of assembly so that the decoding is unit-tested on every host.
 
 /// Line size used when the reported value is unusable (0 or not a power of
 /// two). Smaller than any real line, so stepping by it never skips a line.
@@ -12,16 +11,6 @@ pub fn from_reported(value: u64) -> usize {
     match usize::try_from(value) {
         Ok(v) if v >= 4 && v.is_power_of_two() => v,
         _ => FALLBACK_LINE,
-    }
-}
-
-/// MIPS `rdhwr $1` (SYNCI_Step): the `synci` stride in bytes, or `None` when
-/// it reads 0, meaning no instruction-cache maintenance is needed.
-pub fn synci_step(value: u64) -> Option<usize> {
-    if value == 0 {
-        None
-    } else {
-        Some(from_reported(value))
     }
 }
 
@@ -42,12 +31,5 @@ mod tests {
         assert_eq!(from_reported(96), FALLBACK_LINE);
         assert_eq!(from_reported(2), FALLBACK_LINE);
         assert_eq!(from_reported(u64::MAX), FALLBACK_LINE);
-    }
-
-    #[test]
-    fn synci_step_zero_means_no_maintenance() {
-        assert_eq!(synci_step(0), None);
-        assert_eq!(synci_step(32), Some(32));
-        assert_eq!(synci_step(48), Some(FALLBACK_LINE));
     }
 }

@@ -16,7 +16,7 @@
 
 #[cfg(any(target_arch = "aarch64", target_arch = "powerpc64", test))]
 pub mod ctr_el0;
-#[cfg(any(target_arch = "powerpc64", target_arch = "mips64", test))]
+#[cfg(any(target_arch = "powerpc64", test))]
 pub mod line_size;
 
 #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64"), path = "x86.rs")]
