@@ -112,19 +112,23 @@ pub(crate) struct Reservation {
 
 impl Reservation {
     /// Reserves `len` bytes starting at a multiple of `align` (a power of
-    /// two at least a page), at an address the kernel picks: `align` more
-    /// is reserved, then the ends beyond the aligned range are unmapped.
+    /// two at least a page), at an address the kernel picks: `align` and a
+    /// page more are reserved, then the ends beyond the aligned range are
+    /// unmapped. Both ends are at least a page wherever the kernel puts the
+    /// reservation, so the calls made (reserve, unmap, unmap) do not depend
+    /// on its address: placement varies between kernels and emulators
+    /// (qemu-user picks 32-bit guests' addresses itself), and fault
+    /// injection replays the same calls on each of them.
     /// `Err` names the call that failed; nothing stays reserved then.
     pub(crate) fn aligned(len: usize, align: usize) -> Result<Reservation, (Op, Errno)> {
         let over = len
             .checked_add(align)
+            .and_then(|n| n.checked_add(page_size()))
             .ok_or((Op::Reserve, Errno(libc::ENOMEM)))?;
         let start = reserve(over).map_err(|e| (Op::Reserve, e))? as usize;
         let range = aligned_within(start..start + over, len, align);
         for end in [start..range.start, range.end..start + over] {
-            if end.is_empty() {
-                continue;
-            }
+            debug_assert!(end.len() >= page_size());
             // SAFETY: an end of our own fresh reservation, unused.
             if let Err(errno) = unsafe { unmap(end.start as *mut u8, end.len()) } {
                 // SAFETY: the whole reservation, ours and unused; a failure
@@ -147,9 +151,10 @@ impl Reservation {
     }
 }
 
-/// The first `len` bytes of `space` that start at a multiple of `align`.
+/// The `len` bytes of `space` that start at the first multiple of `align`
+/// above its start (never at it: the space below stays non-empty).
 fn aligned_within(space: Range<usize>, len: usize, align: usize) -> Range<usize> {
-    let start = space.start.next_multiple_of(align);
+    let start = (space.start + 1).next_multiple_of(align);
     debug_assert!(start + len <= space.end);
     start..start + len
 }
@@ -173,12 +178,13 @@ mod tests {
         // A 64 KiB SHMLBA (LoongArch): both views of a span then share the
         // colour of its file offset, as `MAP_FIXED | MAP_SHARED` requires.
         assert_eq!(
-            aligned_within(0x1000..0x31000, 0x20000, MAX_SHMLBA),
+            aligned_within(0x1000..0x32000, 0x20000, MAX_SHMLBA),
             0x10000..0x30000
         );
+        // An aligned start keeps a whole `align` below the range.
         assert_eq!(
-            aligned_within(0x10000..0x40000, 0x20000, MAX_SHMLBA),
-            0x10000..0x30000
+            aligned_within(0x10000..0x41000, 0x20000, MAX_SHMLBA),
+            0x20000..0x40000
         );
         let page = page_size();
         let r = Reservation::aligned(4 * page, MAX_SHMLBA).unwrap();
