@@ -4,8 +4,8 @@
 use std::arch::asm;
 use std::sync::OnceLock;
 
-use super::ctr_el0::{lines, CacheType};
-use super::words;
+use super::ctr_el0::CacheType;
+use super::{lines, words};
 use crate::os::Errno;
 
 pub const METHOD: &str =

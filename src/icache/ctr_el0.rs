@@ -26,13 +26,6 @@ impl CacheType {
     }
 }
 
-/// The line-aligned start addresses covering `[start, start+len)`.
-pub fn lines(start: usize, len: usize, line: usize) -> impl Iterator<Item = usize> {
-    let first = start & !(line - 1);
-    let end = start + len;
-    (first..end).step_by(line)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,12 +53,5 @@ mod tests {
         let t = CacheType::decode(0x8455_c003);
         assert_eq!(t.dcache_line, 128);
         assert_eq!(t.icache_line, 32);
-    }
-
-    #[test]
-    fn lines_cover_unaligned_range() {
-        let v: Vec<usize> = lines(0x1030, 0x60, 64).collect();
-        assert_eq!(v, vec![0x1000, 0x1040, 0x1080]);
-        assert_eq!(lines(0x1000, 1, 64).count(), 1);
     }
 }

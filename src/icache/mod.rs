@@ -14,7 +14,7 @@
 //! One file per architecture, selected here and only here; an architecture
 //! without a backend fails to compile instead of silently skipping the flush.
 
-#[cfg(any(target_arch = "aarch64", target_arch = "powerpc64", test))]
+#[cfg(any(target_arch = "aarch64", test))]
 pub mod ctr_el0;
 #[cfg(any(target_arch = "powerpc64", test))]
 pub mod line_size;
@@ -86,6 +86,15 @@ pub fn return_value(value: u16) -> Vec<u8> {
     imp::return_value(value)
 }
 
+/// The line-aligned start addresses covering `[start, start+len)`, for the
+/// architectures that maintain caches line by line (AArch64, PowerPC).
+#[cfg(any(target_arch = "aarch64", target_arch = "powerpc64", test))]
+fn lines(start: usize, len: usize, line: usize) -> impl Iterator<Item = usize> {
+    let first = start & !(line - 1);
+    let end = start + len;
+    (first..end).step_by(line)
+}
+
 /// Little-endian instruction words as bytes.
 #[allow(dead_code)] // not every architecture's encodings use it
 fn words(words: &[u32]) -> Vec<u8> {
@@ -140,5 +149,17 @@ pub fn cross_thread_method() -> &'static str {
         OtherThreads::Refused(_) => {
             "none (membarrier refused): freed code addresses are not reused"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_cover_unaligned_range() {
+        let v: Vec<usize> = lines(0x1030, 0x60, 64).collect();
+        assert_eq!(v, vec![0x1000, 0x1040, 0x1080]);
+        assert_eq!(lines(0x1000, 1, 64).count(), 1);
     }
 }

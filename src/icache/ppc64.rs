@@ -7,9 +7,8 @@
 use std::arch::asm;
 use std::sync::OnceLock;
 
-use super::ctr_el0::lines;
 use super::line_size::from_reported;
-use super::words;
+use super::{lines, words};
 use crate::os::Errno;
 
 pub const METHOD: &str =
