@@ -26,7 +26,7 @@ struct Run {
 
 /// How many runs of about the right length [`FreeList::take`] tries at
 /// most before it takes a longer one that fits at any alignment.
-const MISALIGNED_TRIES: usize = 8;
+pub(super) const MISALIGNED_TRIES: usize = 8;
 
 /// Free ranges of a span, coalesced, in arena offsets.
 #[derive(Debug)]
@@ -46,6 +46,11 @@ impl FreeList {
         let fresh_from = span.start;
         list.add(span, true, fresh_from);
         list
+    }
+
+    /// The length of the longest run (0 if none).
+    pub(super) fn longest(&self) -> usize {
+        self.by_len.last().map_or(0, |&(len, _)| len)
     }
 
     fn add(&mut self, range: Range<usize>, clean: bool, fresh_from: usize) {

@@ -1,10 +1,10 @@
 //! The heap of one class: its spans, their free runs, and its residency.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use super::blocks::BLOCK_SIZE;
-use super::free_list::FreeList;
+use super::free_list::{FreeList, MISALIGNED_TRIES};
 use super::residency::{FreeRuns, Residency, LIMITS};
 
 /// Where a chunk coming back to its heap comes from.
@@ -25,25 +25,81 @@ struct Span {
     free_bytes: usize,
 }
 
-/// The spans of a class, by start offset.
+/// The spans of a class, by start offset, indexed by their longest free
+/// run: an allocation goes to a span that can hold it without visiting the
+/// others (a class may have hundreds of spans, most of them full).
 #[derive(Debug, Default)]
-struct Spans(BTreeMap<usize, Span>);
+struct Spans {
+    by_start: BTreeMap<usize, Span>,
+    /// `(longest free run, start)` of every span.
+    by_longest: BTreeSet<(usize, usize)>,
+}
 
 impl Spans {
-    /// The span holding an arena offset, and its start.
-    fn holding(&mut self, offset: usize) -> (usize, &mut Span) {
-        let (&start, span) = self
-            .0
-            .range_mut(..=offset)
+    fn insert(&mut self, start: usize, span: Span) {
+        self.by_longest.insert((span.free.longest(), start));
+        self.by_start.insert(start, span);
+    }
+
+    fn remove(&mut self, start: usize) -> Span {
+        let span = self.by_start.remove(&start).expect("span present");
+        self.by_longest.remove(&(span.free.longest(), start));
+        span
+    }
+
+    /// The start of the span holding an arena offset.
+    fn holding(&self, offset: usize) -> usize {
+        let (&start, _) = self
+            .by_start
+            .range(..=offset)
             .next_back()
             .expect("chunk belongs to a span");
-        (start, span)
+        start
+    }
+
+    /// Changes the free runs of the span at `start`, keeping the index.
+    fn update<R>(&mut self, start: usize, change: impl FnOnce(&mut Span) -> R) -> R {
+        let span = self.by_start.get_mut(&start).expect("span present");
+        let before = span.free.longest();
+        let result = change(span);
+        let after = span.free.longest();
+        if after != before {
+            self.by_longest.remove(&(before, start));
+            self.by_longest.insert((after, start));
+        }
+        result
+    }
+
+    /// A chunk of `len` bytes at `align` from the span whose longest run is
+    /// the shortest that holds it. A span whose longest run is long enough
+    /// may still fail at the wrong alignment; after [`MISALIGNED_TRIES`]
+    /// of those, only spans where any alignment fits are tried.
+    fn take(&mut self, len: usize, align: usize) -> Option<(usize, bool)> {
+        let surely = len.checked_add(align - 1)?;
+        let mut from = (len, 0);
+        let mut tries = 0;
+        loop {
+            let &(longest, start) = self.by_longest.range(from..).next()?;
+            let taken = self.update(start, |span| {
+                let taken = span.free.take(len, align)?;
+                span.free_bytes -= len;
+                Some(taken)
+            });
+            if taken.is_some() {
+                return taken;
+            }
+            tries += 1;
+            from = (longest, start + 1);
+            if tries >= MISALIGNED_TRIES {
+                from = from.max((surely, 0));
+            }
+        }
     }
 }
 
 impl FreeRuns for Spans {
     fn mark_dirty(&mut self, range: &Range<usize>) -> bool {
-        match self.0.range_mut(..=range.start).next_back() {
+        match self.by_start.range_mut(..=range.start).next_back() {
             Some((_, span)) => span.free.mark_dirty(range),
             None => false,
         }
@@ -87,21 +143,17 @@ impl ClassHeap {
 
     /// Every span, as arena offsets.
     pub(super) fn spans(&self) -> impl Iterator<Item = Range<usize>> + '_ {
-        self.spans.0.iter().map(|(&start, s)| start..start + s.len)
+        self.spans
+            .by_start
+            .iter()
+            .map(|(&start, s)| start..start + s.len)
     }
 
-    /// The lowest span that holds the chunk (best fit within it).
-    /// Also says whether the chunk lies (partly) where a chunk was handed
-    /// out before.
+    /// A chunk from the span best placed to hold it (see `Spans::take`),
+    /// best fit within that span. Also says whether the chunk lies (partly)
+    /// where a chunk was handed out before.
     pub(super) fn take(&mut self, len: usize, align: usize) -> Option<(Range<usize>, bool)> {
-        let (start, reused) = self.spans.0.values_mut().find_map(|span| {
-            if span.free_bytes < len {
-                return None;
-            }
-            let taken = span.free.take(len, align)?;
-            span.free_bytes -= len;
-            Some(taken)
-        })?;
+        let (start, reused) = self.spans.take(len, align)?;
         let chunk = start..start + len;
         self.residency.on_take(&chunk, &mut self.spans);
         self.live += len;
@@ -124,7 +176,7 @@ impl ClassHeap {
             free,
             free_bytes: span_len - len,
         };
-        self.spans.0.insert(start, span);
+        self.spans.insert(start, span);
         self.live += len;
         chunk_start..chunk_start + len
     }
@@ -139,14 +191,15 @@ impl ClassHeap {
         release: impl FnMut(Range<usize>),
     ) -> Option<Range<usize>> {
         self.live -= chunk.len();
-        let (span_start, span) = self.spans.holding(chunk.start);
-        span.free.insert(
-            chunk.clone(),
-            matches!(origin, Origin::Unused { fresh: true }),
-        );
-        span.free_bytes += chunk.len();
-        if span.free_bytes == span.len && !self.keeps_as_spare(span_start) {
-            let span = self.spans.0.remove(&span_start).expect("span present");
+        let span_start = self.spans.holding(chunk.start);
+        let fresh = matches!(origin, Origin::Unused { fresh: true });
+        let empty = self.spans.update(span_start, |span| {
+            span.free.insert(chunk.clone(), fresh);
+            span.free_bytes += chunk.len();
+            span.free_bytes == span.len
+        });
+        if empty && !self.keeps_as_spare(span_start) {
+            let span = self.spans.remove(span_start);
             let span = span_start..span_start + span.len;
             self.residency.on_span_removed(&span, &mut self.spans);
             return Some(span);
@@ -170,7 +223,7 @@ impl ClassHeap {
 
     /// Returns the releasable pages of every dirty free run.
     fn sweep(&mut self, mut release: impl FnMut(Range<usize>)) {
-        for span in self.spans.0.values_mut() {
+        for span in self.spans.by_start.values_mut() {
             for run in span.free.take_dirty() {
                 for pages in self.residency.releasable(&run) {
                     if !pages.is_empty() {
@@ -185,11 +238,54 @@ impl ClassHeap {
     /// the class's only empty one-block span, kept so that a JIT freeing and
     /// loading around a block boundary does not map and unmap it each time.
     fn keeps_as_spare(&self, span_start: usize) -> bool {
-        self.spans.0[&span_start].len == BLOCK_SIZE
+        self.spans.by_start[&span_start].len == BLOCK_SIZE
             && !self
                 .spans
-                .0
+                .by_start
                 .iter()
                 .any(|(&start, s)| start != span_start && s.free_bytes == s.len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    impl ClassHeap {
+        /// The span index holds exactly each span's longest run.
+        fn check_index(&self) {
+            let expected: BTreeSet<_> = self
+                .spans
+                .by_start
+                .iter()
+                .map(|(&start, span)| (span.free.longest(), start))
+                .collect();
+            assert_eq!(expected, self.spans.by_longest);
+        }
+    }
+
+    #[test]
+    fn a_chunk_goes_to_the_span_whose_longest_run_fits_best() {
+        let mut heap = ClassHeap::new(4096);
+        let full = heap.take_from_new_span(0..BLOCK_SIZE, BLOCK_SIZE - 64, 16);
+        let roomy = heap.take_from_new_span(BLOCK_SIZE..2 * BLOCK_SIZE, 16, 16);
+        heap.check_index();
+        // 64 bytes left in the first span: too few for 128.
+        let (big, reused) = heap.take(128, 16).unwrap();
+        assert!(!reused);
+        assert_eq!(big.start, roomy.end);
+        // 32 fit in both; the first span's 64 fit best.
+        let (small, _) = heap.take(32, 16).unwrap();
+        assert_eq!(small.start, full.end);
+        heap.check_index();
+        // Back again: the first span's run grows to 64, the index follows.
+        assert_eq!(
+            heap.put_back(small, Origin::Freed { released: 0 }, |_| {}),
+            None
+        );
+        heap.check_index();
+        assert_eq!(heap.take(64, 16).unwrap().0.start, full.end);
+        assert_eq!(heap.take(4096, 4096).unwrap().0.start, BLOCK_SIZE + 4096);
+        heap.check_index();
     }
 }
