@@ -4,9 +4,11 @@
 //! A *span* is one or more contiguous [`BLOCK_SIZE`] blocks given to one
 //! [`Class`] (`blocks.rs`); the spans of a class are mapped alike, so adjacent
 //! ones merge into one VMA and the process's VMA count grows with spans,
-//! not objects. Within a span, chunks are handed out best-fit (shortest run,
-//! then lowest) from a coalescing free list indexed by length
-//! (`free_list.rs`); freed pages stay resident or go back to
+//! not objects. A chunk goes to the span whose longest free run holds it
+//! best (`heap.rs`), and within it best-fit (shortest run, then lowest) from
+//! a coalescing free list indexed by length (`free_list.rs`), so no
+//! allocation walks the runs or spans too short for it; freed pages stay
+//! resident or go back to
 //! the OS as `residency.rs` decides. How blocks are mapped, protected and
 //! given back is the strategy's (`views.rs`).
 //!
