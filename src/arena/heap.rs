@@ -26,8 +26,9 @@ struct Span {
 }
 
 /// The spans of a class, by start offset, indexed by their longest free
-/// run: an allocation goes to a span that can hold it without visiting the
-/// others (a class may have hundreds of spans, most of them full).
+/// run: an allocation goes to the lowest span that can hold it without
+/// visiting the others (a class may have hundreds of spans, most of them
+/// full).
 #[derive(Debug, Default)]
 struct Spans {
     by_start: BTreeMap<usize, Span>,
@@ -70,16 +71,21 @@ impl Spans {
         result
     }
 
-    /// A chunk of `len` bytes at `align` from the span whose longest run is
-    /// the shortest that holds it. A span whose longest run is long enough
-    /// may still fail at the wrong alignment; after [`MISALIGNED_TRIES`]
-    /// of those, only spans where any alignment fits are tried.
+    /// A chunk of `len` bytes at `align` from the lowest span whose longest
+    /// run is long enough: only the index is searched, never a span too
+    /// full to hold the chunk. Such a span may still fail at the wrong
+    /// alignment; after [`MISALIGNED_TRIES`] of those, only spans where any
+    /// alignment fits are tried.
     fn take(&mut self, len: usize, align: usize) -> Option<(usize, bool)> {
         let surely = len.checked_add(align - 1)?;
-        let mut from = (len, 0);
-        let mut tries = 0;
-        loop {
-            let &(longest, start) = self.by_longest.range(from..).next()?;
+        let (mut shortest, mut above) = (len, None);
+        for tries in 1.. {
+            let start = self
+                .by_longest
+                .range((shortest, 0)..)
+                .map(|&(_, start)| start)
+                .filter(|&start| above.map_or(true, |above| start > above))
+                .min()?;
             let taken = self.update(start, |span| {
                 let taken = span.free.take(len, align)?;
                 span.free_bytes -= len;
@@ -88,12 +94,12 @@ impl Spans {
             if taken.is_some() {
                 return taken;
             }
-            tries += 1;
-            from = (longest, start + 1);
-            if tries >= MISALIGNED_TRIES {
-                from = from.max((surely, 0));
+            above = Some(start);
+            if tries == MISALIGNED_TRIES {
+                (shortest, above) = (surely, None);
             }
         }
+        None
     }
 }
 
@@ -149,7 +155,7 @@ impl ClassHeap {
             .map(|(&start, s)| start..start + s.len)
     }
 
-    /// A chunk from the span best placed to hold it (see `Spans::take`),
+    /// A chunk from the lowest span that can hold it (see `Spans::take`),
     /// best fit within that span. Also says whether the chunk lies (partly)
     /// where a chunk was handed out before.
     pub(super) fn take(&mut self, len: usize, align: usize) -> Option<(Range<usize>, bool)> {
@@ -265,7 +271,7 @@ mod tests {
     }
 
     #[test]
-    fn a_chunk_goes_to_the_span_whose_longest_run_fits_best() {
+    fn a_chunk_goes_to_the_lowest_span_whose_longest_run_holds_it() {
         let mut heap = ClassHeap::new(4096);
         let full = heap.take_from_new_span(0..BLOCK_SIZE, BLOCK_SIZE - 64, 16);
         let roomy = heap.take_from_new_span(BLOCK_SIZE..2 * BLOCK_SIZE, 16, 16);
@@ -274,7 +280,7 @@ mod tests {
         let (big, reused) = heap.take(128, 16).unwrap();
         assert!(!reused);
         assert_eq!(big.start, roomy.end);
-        // 32 fit in both; the first span's 64 fit best.
+        // 32 fit in both: the lower span.
         let (small, _) = heap.take(32, 16).unwrap();
         assert_eq!(small.start, full.end);
         heap.check_index();

@@ -4,8 +4,8 @@
 //! A *span* is one or more contiguous [`BLOCK_SIZE`] blocks given to one
 //! [`Class`] (`blocks.rs`); the spans of a class are mapped alike, so adjacent
 //! ones merge into one VMA and the process's VMA count grows with spans,
-//! not objects. A chunk goes to the span whose longest free run holds it
-//! best (`heap.rs`), and within it best-fit (shortest run, then lowest) from
+//! not objects. A chunk goes to the lowest span whose longest free run
+//! holds it (`heap.rs`), and within it best-fit (shortest run, then lowest) from
 //! a coalescing free list indexed by length (`free_list.rs`), so no
 //! allocation walks the runs or spans too short for it; freed pages stay
 //! resident or go back to
