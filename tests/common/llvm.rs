@@ -13,6 +13,7 @@ use jitmm::llvm_sys::orc2::lljit::*;
 use jitmm::llvm_sys::orc2::*;
 use jitmm::llvm_sys::prelude::*;
 use jitmm::llvm_sys::target::*;
+use jitmm::llvm_sys::target_machine::*;
 use jitmm::Strategy;
 
 pub fn init() {
@@ -68,6 +69,39 @@ pub fn parse_ir(ctx: LLVMContextRef, ir: &str) -> LLVMModuleRef {
             panic!("bad IR: {}", CStr::from_ptr(err).to_string_lossy());
         }
         module
+    }
+}
+
+/// Compiles `ir` to a relocatable object for `tm`'s target (one machine per
+/// thread: a TargetMachine compiles one module at a time). The caller owns
+/// the buffer.
+pub fn compile(tm: LLVMTargetMachineRef, ir: &str) -> LLVMMemoryBufferRef {
+    // SAFETY: a private context and module, disposed here; the object buffer
+    // goes to the caller.
+    unsafe {
+        let ctx = LLVMContextCreate();
+        let module = parse_ir(ctx, ir);
+        let triple = LLVMGetTargetMachineTriple(tm);
+        LLVMSetTarget(module, triple);
+        LLVMDisposeMessage(triple);
+        let layout = LLVMCreateTargetDataLayout(tm);
+        LLVMSetModuleDataLayout(module, layout);
+        LLVMDisposeTargetData(layout);
+        let mut buf = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        if LLVMTargetMachineEmitToMemoryBuffer(
+            tm,
+            module,
+            LLVMCodeGenFileType::LLVMObjectFile,
+            &mut err,
+            &mut buf,
+        ) != 0
+        {
+            panic!("codegen: {}", CStr::from_ptr(err).to_string_lossy());
+        }
+        LLVMDisposeModule(module);
+        LLVMContextDispose(ctx);
+        buf
     }
 }
 

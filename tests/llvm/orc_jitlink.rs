@@ -12,12 +12,9 @@ use crate::common::cxx::build_and_run;
 use crate::common::llvm::*;
 use crate::common::*;
 use jitmm::ffi::jitmm_config;
-use jitmm::llvm_sys::core::*;
 use jitmm::llvm_sys::error::*;
 use jitmm::llvm_sys::orc2::lljit::*;
 use jitmm::llvm_sys::orc2::*;
-use jitmm::llvm_sys::prelude::*;
-use jitmm::llvm_sys::target::*;
 use jitmm::llvm_sys::target_machine::*;
 
 #[test]
@@ -131,38 +128,6 @@ impl<'a> SharedJit<'a> {
 /// A host TargetMachine with `jitmm::orc::RELOC_MODEL` and the small code model.
 fn host_target_machine() -> LLVMTargetMachineRef {
     jitmm::orc::pic_small_target_machine().unwrap()
-}
-
-/// Compiles `ir` to a relocatable object with `tm` (one per thread: a
-/// TargetMachine compiles one module at a time).
-fn compile(tm: LLVMTargetMachineRef, ir: &str) -> LLVMMemoryBufferRef {
-    // SAFETY: a private context and module, disposed here; the object buffer
-    // goes to the caller.
-    unsafe {
-        let ctx = LLVMContextCreate();
-        let module = parse_ir(ctx, ir);
-        let triple = LLVMGetTargetMachineTriple(tm);
-        LLVMSetTarget(module, triple);
-        LLVMDisposeMessage(triple);
-        let layout = LLVMCreateTargetDataLayout(tm);
-        LLVMSetModuleDataLayout(module, layout);
-        LLVMDisposeTargetData(layout);
-        let mut buf = ptr::null_mut();
-        let mut err = ptr::null_mut();
-        if LLVMTargetMachineEmitToMemoryBuffer(
-            tm,
-            module,
-            LLVMCodeGenFileType::LLVMObjectFile,
-            &mut err,
-            &mut buf,
-        ) != 0
-        {
-            panic!("codegen: {}", CStr::from_ptr(err).to_string_lossy());
-        }
-        LLVMDisposeModule(module);
-        LLVMContextDispose(ctx);
-        buf
-    }
 }
 
 /// Four threads add modules to one LLJIT at once and look them up, so

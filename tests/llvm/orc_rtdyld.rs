@@ -114,8 +114,7 @@ fn relocation_types(triple: &str, ir: &str) -> Vec<u64> {
     let c_triple = CString::new(triple).unwrap();
     let mut types = Vec::new();
     // SAFETY: LLVM's C API on objects created here and disposed once: the
-    // module belongs to the context, the binary borrows the buffer, the
-    // iterators the binary.
+    // binary borrows the buffer, the iterators the binary.
     unsafe {
         LLVMInitializeARMTargetInfo();
         LLVMInitializeARMTarget();
@@ -140,24 +139,8 @@ fn relocation_types(triple: &str, ir: &str) -> Vec<u64> {
             LLVMCodeModel::LLVMCodeModelSmall,
         );
         assert!(!machine.is_null(), "{triple}: no target machine");
-        let ctx = LLVMContextCreate();
-        let module = parse_ir(ctx, ir);
-        LLVMSetTarget(module, c_triple.as_ptr());
-        let layout = LLVMCreateTargetDataLayout(machine);
-        LLVMSetModuleDataLayout(module, layout);
-        LLVMDisposeTargetData(layout);
-        let mut buffer = ptr::null_mut();
-        if LLVMTargetMachineEmitToMemoryBuffer(
-            machine,
-            module,
-            LLVMCodeGenFileType::LLVMObjectFile,
-            &mut message,
-            &mut buffer,
-        ) != 0
-        {
-            panic!("{triple}: {}", CStr::from_ptr(message).to_string_lossy());
-        }
-        let binary = LLVMCreateBinary(buffer, ctx, &mut message);
+        let buffer = compile(machine, ir);
+        let binary = LLVMCreateBinary(buffer, ptr::null_mut(), &mut message);
         assert!(!binary.is_null(), "{triple}: not an object file");
         let sections = LLVMObjectFileCopySectionIterator(binary);
         while LLVMObjectFileIsSectionIteratorAtEnd(binary, sections) == 0 {
@@ -172,8 +155,6 @@ fn relocation_types(triple: &str, ir: &str) -> Vec<u64> {
         LLVMDisposeSectionIterator(sections);
         LLVMDisposeBinary(binary);
         LLVMDisposeMemoryBuffer(buffer);
-        LLVMDisposeModule(module);
-        LLVMContextDispose(ctx);
         LLVMDisposeTargetMachine(machine);
     }
     types
