@@ -14,14 +14,10 @@
 
 namespace jitmm {
 
-// The relocation model the jitmm layers expect (JITMM_RELOC_MODEL in C):
-// PIC, static on 32-bit x86 and 32-bit ARM.
+// The relocation model the jitmm layers expect: JITMM_RELOC_MODEL (PIC,
+// static on 32-bit x86 and 32-bit ARM) as an llvm::Reloc::Model.
 constexpr llvm::Reloc::Model relocationModel() {
-#if defined(__i386__) || defined(__arm__)
-  return llvm::Reloc::Static;
-#else
-  return llvm::Reloc::PIC_;
-#endif
+  return JITMM_RELOC_MODEL == LLVMRelocStatic ? llvm::Reloc::Static : llvm::Reloc::PIC_;
 }
 
 // Settings: constructed with the defaults (Auto, shared arena); a
