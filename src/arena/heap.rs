@@ -79,7 +79,8 @@ impl Spans {
     fn take(&mut self, len: usize, align: usize) -> Option<(usize, bool)> {
         let surely = len.checked_add(align - 1)?;
         let (mut shortest, mut above) = (len, None);
-        for tries in 1.. {
+        let mut tries = 0;
+        loop {
             let start = self
                 .by_longest
                 .range((shortest, 0)..)
@@ -95,11 +96,11 @@ impl Spans {
                 return taken;
             }
             above = Some(start);
+            tries += 1;
             if tries == MISALIGNED_TRIES {
                 (shortest, above) = (surely, None);
             }
         }
-        None
     }
 }
 

@@ -5,12 +5,11 @@
 //! [`Class`] (`blocks.rs`); the spans of a class are mapped alike, so adjacent
 //! ones merge into one VMA and the process's VMA count grows with spans,
 //! not objects. A chunk goes to the lowest span whose longest free run
-//! holds it (`heap.rs`), and within it best-fit (shortest run, then lowest) from
-//! a coalescing free list indexed by length (`free_list.rs`), so no
+//! holds it (`heap.rs`), and within it best-fit (shortest run, then lowest)
+//! from a coalescing free list indexed by length (`free_list.rs`), so no
 //! allocation walks the runs or spans too short for it; freed pages stay
-//! resident or go back to
-//! the OS as `residency.rs` decides. How blocks are mapped, protected and
-//! given back is the strategy's (`views.rs`).
+//! resident or go back to the OS as `residency.rs` decides. How blocks are
+//! mapped, protected and given back is the strategy's (`views.rs`).
 //!
 //! Because everything lies inside one reservation no larger than the
 //! architecture's relocation range, any section can reach any other with the
@@ -208,8 +207,9 @@ impl Arena {
             reused,
         };
         if class == Class::Code {
-            ledger::reused(self.exec_range(&chunk));
-            ledger::written(self.exec_range(&chunk));
+            let exec = self.exec_range(&chunk);
+            ledger::reused(exec.clone());
+            ledger::written(exec);
         }
         Ok(chunk)
     }
