@@ -36,6 +36,12 @@ typedef struct jitmm_core_api {
   /* Nonzero when exec != rw for code / rodata (DualMap). */
   int (*arena_is_dual_mapped)(const jitmm_core_arena *arena);
   jitmm_core_object *(*object_new)(jitmm_core_arena *arena);
+  /* An object finalized after each batch of sections, for a manager that
+   * loads many object files and frees them together (an MCJIT engine):
+   * reserve carves each batch from slabs the batches share, finalize seals
+   * what was allocated since the last one, and the object takes more
+   * sections after it. NULL on error. */
+  jitmm_core_object *(*object_new_batched)(jitmm_core_arena *arena);
   /* Pre-allocates one contiguous chunk per class; 0 ok, -1 error. */
   int (*object_reserve)(jitmm_core_object *object, uintptr_t code_size, uintptr_t code_align,
                         uintptr_t ro_size, uintptr_t ro_align, uintptr_t rw_size,
@@ -46,7 +52,8 @@ typedef struct jitmm_core_api {
   /* The linker has placed every section and knows its exec address; what was
    * reserved and not used goes back. */
   void (*object_placed)(jitmm_core_object *object);
-  /* Protections + icache coherence; 0 ok, -1 error (also when called twice). */
+  /* Protections + icache coherence; 0 ok, -1 error (also when called twice,
+   * except on a batched object). */
   int (*object_finalize)(jitmm_core_object *object);
   void (*object_free)(jitmm_core_object *object);
   const char *(*last_error)(void);
@@ -63,7 +70,7 @@ typedef struct jitmm_core_api {
 
 /* The layouts the Rust core declares (src/ffi/mod.rs asserts the same). */
 #ifdef __cplusplus
-static_assert(sizeof(jitmm_core_api) == 15 * sizeof(void *), "jitmm_core_api: a size and 14 entries");
+static_assert(sizeof(jitmm_core_api) == 16 * sizeof(void *), "jitmm_core_api: a size and 15 entries");
 static_assert(sizeof(jitmm_config) == 2 * sizeof(size_t) + 4 * sizeof(int), "jitmm_config layout");
 static_assert(sizeof(jitmm_stats) == 16 * sizeof(uint64_t), "jitmm_stats: a size and 15 counters");
 #endif

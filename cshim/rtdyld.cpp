@@ -1,6 +1,8 @@
 // RTDyldMemoryManager (MCJIT, ORC RTDyldObjectLinkingLayer) on the jitmm core.
 #include "shim.h"
 
+#include <algorithm>
+
 #include <llvm/ExecutionEngine/ExecutionEngine.h>
 #include <llvm/ExecutionEngine/JITEventListener.h>
 #include <llvm/Object/ObjectFile.h>
@@ -22,12 +24,31 @@ RTDyldManager::~RTDyldManager() {
 }
 
 jitmm_core_object *RTDyldManager::current() {
-  if (!current_) {
+  if (current_)
+    return current_;
+  if (!loaded_one_) {
     current_ = api_->object_new(arena_->arena);
     if (current_)
       owned_.push_back(current_);
+  } else {
+    if (!batched_ && (batched_ = api_->object_new_batched(arena_->arena)))
+      owned_.push_back(batched_);
+    current_ = batched_;
   }
   return current_;
+}
+
+// The object file being loaded is done with (loaded, or abandoned by a new
+// reservation): its core object waits for finalizeMemory.
+void RTDyldManager::loadingDone() {
+  if (std::find(pending_.begin(), pending_.end(), current_) == pending_.end())
+    pending_.push_back(current_);
+  current_ = nullptr;
+  current_sections_.clear();
+}
+
+bool RTDyldManager::needsToReserveAllocationSpace() {
+  return !loaded_one_.load(std::memory_order_relaxed);
 }
 
 void RTDyldManager::reserveAllocationSpace(uintptr_t CodeSize, llvm::Align CodeAlign,
@@ -36,13 +57,8 @@ void RTDyldManager::reserveAllocationSpace(uintptr_t CodeSize, llvm::Align CodeA
   std::lock_guard<std::mutex> lock(mutex_);
   // A reservation starts a new object: RuntimeDyld calls it once per object
   // before allocating that object's sections.
-  if (current_ && current_sections_.empty()) {
-    // Nothing allocated yet: reuse the handle.
-  } else if (current_) {
-    pending_.push_back(current_);
-    current_ = nullptr;
-    current_sections_.clear();
-  }
+  if (current_ && !current_sections_.empty())
+    loadingDone(); // else nothing allocated yet: reuse the handle
   jitmm_core_object *object = current();
   // Failure is not fatal: sections are then allocated one by one (still
   // within the arena, hence within range of each other).
@@ -120,12 +136,13 @@ void RTDyldManager::notifyObjectLoaded(llvm::RuntimeDyld &RTDyld,
   for (const LoadingSection &section : current_sections_)
     if (section.rw != section.exec)
       mapToExec(RTDyld, section.rw, section.exec, section.id);
-  if (api_->object_wants_symbols(current_))
+  if (wants_symbols_ < 0)
+    wants_symbols_ = api_->object_wants_symbols(current_);
+  if (wants_symbols_)
     reportFunctions(api_, current_, RTDyld, Obj);
   api_->object_placed(current_);
-  pending_.push_back(current_);
-  current_ = nullptr;
-  current_sections_.clear();
+  loadingDone();
+  loaded_one_ = true;
 }
 
 void RTDyldManager::notifyObjectLoaded(llvm::ExecutionEngine *EE,
@@ -147,11 +164,8 @@ void RTDyldManager::notifyObjectLoaded(llvm::ExecutionEngine *EE,
 bool RTDyldManager::finalizeMemory(std::string *ErrMsg) {
   std::lock_guard<std::mutex> lock(mutex_);
   // Direct users of the interface (no RuntimeDyld) finalize what they allocated.
-  if (current_) {
-    pending_.push_back(current_);
-    current_ = nullptr;
-    current_sections_.clear();
-  }
+  if (current_)
+    loadingDone();
   std::string error;
   for (jitmm_core_object *object : pending_) {
     if (api_->object_finalize(object) != 0 && error.empty())

@@ -2,6 +2,7 @@
 #ifndef JITMM_SHIM_H
 #define JITMM_SHIM_H
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -83,7 +84,9 @@ public:
                                llvm::StringRef SectionName) override;
   uint8_t *allocateDataSection(uintptr_t Size, unsigned Alignment, unsigned SectionID,
                                llvm::StringRef SectionName, bool IsReadOnly) override;
-  bool needsToReserveAllocationSpace() override { return true; }
+  // Until the first object file is loaded: the batched object that takes
+  // the later ones carves their sections from its slabs as they come.
+  bool needsToReserveAllocationSpace() override;
   void reserveAllocationSpace(uintptr_t CodeSize, llvm::Align CodeAlign, uintptr_t RODataSize,
                               llvm::Align RODataAlign, uintptr_t RWDataSize,
                               llvm::Align RWDataAlign) override;
@@ -106,20 +109,30 @@ private:
 
   uint8_t *allocate(int cls, uintptr_t size, unsigned alignment, unsigned section_id);
   jitmm_core_object *current();
+  void loadingDone();
 
   std::shared_ptr<ArenaRef> arena_;
   const jitmm_core_api *api_;
   const bool debugger_;
   llvm::ExecutionEngine *gdb_engine_ = nullptr; // the engine given the GDB listener
   std::mutex mutex_;
-  // The object RuntimeDyld is loading now, and its sections.  Inline
-  // capacity: an ORC layer's manager holds one object of a few sections, so
-  // the common case allocates nothing.
+  // The core object RuntimeDyld is loading into now, and the sections of
+  // the object file it loads.  Inline capacity: an ORC layer's manager
+  // holds one object of a few sections, so the common case allocates
+  // nothing.
   jitmm_core_object *current_ = nullptr;
   llvm::SmallVector<LoadingSection, 4> current_sections_;
-  // Loaded objects waiting for finalizeMemory, and every object owned.
+  // From the second object file on (an MCJIT engine loading module after
+  // module), every one goes into this batched core object: no arena
+  // allocation, handle or core object per module.
+  jitmm_core_object *batched_ = nullptr;
+  std::atomic<bool> loaded_one_{false};
+  // Whether objects name their functions for the perf map (the arena's
+  // setting), asked once.
+  int wants_symbols_ = -1;
+  // Core objects waiting for finalizeMemory, and every one owned.
   llvm::SmallVector<jitmm_core_object *, 1> pending_;
-  llvm::SmallVector<jitmm_core_object *, 1> owned_;
+  llvm::SmallVector<jitmm_core_object *, 2> owned_;
 };
 
 } // namespace detail

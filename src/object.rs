@@ -37,20 +37,50 @@ unsafe impl Send for Section {}
 // SAFETY: as above.
 unsafe impl Sync for Section {}
 
-/// Space reserved up front for one class (`reserveAllocationSpace`).
-#[derive(Debug, Clone, Copy)]
+/// Space reserved up front for one class (`reserveAllocationSpace`), with
+/// what allocating from it needs, so that it touches neither the arena nor
+/// the chunk list (the linker calls in with caches cold from compiling).
+#[derive(Debug, Clone)]
 struct Reserved {
-    chunk: usize,
+    /// Its index in the object's chunks.
+    index: usize,
+    chunk: Chunk,
+    /// Executable and writable addresses of its start.
+    exec: usize,
+    rw: usize,
+    granule: usize,
+    /// The largest alignment a section may ask for (the page).
+    max_align: usize,
     used: usize,
 }
+
+/// How many times an object is finalized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Batches {
+    /// Once: one object file or link graph.
+    One,
+    /// After each batch of sections: every object file one manager loads
+    /// until it frees them all together (an MCJIT engine). Reservations are
+    /// carved from slabs the batches share, so a batch costs no arena
+    /// allocation, and finalize seals what its batch allocated.
+    Many,
+}
+
+/// The least a reservation of a [`Batches::Many`] object takes from the
+/// arena per class: room for the next batches (an MCJIT module is often a
+/// few hundred bytes a class).
+const SLAB: usize = 16 * 1024;
 
 /// The shared state of an object, finalized or not.
 #[derive(Debug)]
 pub struct ObjectCore {
     arena: Arc<Arena>,
+    batches: Batches,
     /// Inline for the usual object (a chunk per class, or a few sections).
     chunks: SmallVec<[Chunk; 4]>,
     reserved: [Option<Reserved>; 3],
+    /// [`Batches::Many`]: what the open batch allocated, in granules.
+    batch: SmallVec<[Chunk; 4]>,
     /// The linker has placed every section: it knows their executable
     /// addresses, and allocates nothing more from what it reserved.
     placed: bool,
@@ -63,11 +93,17 @@ pub struct ObjectCore {
 
 impl ObjectCore {
     pub(crate) fn new(arena: Arc<Arena>) -> Self {
+        Self::with_batches(arena, Batches::One)
+    }
+
+    pub(crate) fn with_batches(arena: Arc<Arena>, batches: Batches) -> Self {
         arena.object_created();
         ObjectCore {
             arena,
+            batches,
             chunks: SmallVec::new(),
-            reserved: [None; 3],
+            reserved: [const { None }; 3],
+            batch: SmallVec::new(),
             placed: false,
             protecting: false,
             finalized: false,
@@ -98,20 +134,28 @@ impl ObjectCore {
 
     /// Reserves one contiguous chunk per class so that every section of the
     /// object lands next to its siblings. A new reservation replaces what
-    /// is left of an earlier one (its unused tail goes back to the arena).
+    /// is left of an earlier one (its unused tail goes back to the arena);
+    /// a [`Batches::Many`] object only makes sure its slabs have the room.
     pub(crate) fn reserve(&mut self, sizes: [(usize, usize); 3]) -> Result<()> {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
         }
+        let sizes = Class::ALL
+            .into_iter()
+            .zip(sizes)
+            .filter(|(_, (size, _))| *size != 0);
+        if self.batches == Batches::Many {
+            for (class, (size, align)) in sizes {
+                self.make_room(class, size, align.max(1))?;
+            }
+            return Ok(());
+        }
         // An earlier reservation would otherwise stay whole until the object
-        // is freed, and (code / rodata) make an object without such sections
-        // need mapping before finalize.
+        // is freed, and (code / rodata) make an object without such
+        // sections need mapping before finalize.
         self.trim_reservations();
         let mut taken: SmallVec<[(Class, Chunk); 3]> = SmallVec::new();
-        for (class, (size, align)) in Class::ALL.into_iter().zip(sizes) {
-            if size == 0 {
-                continue;
-            }
+        for (class, (size, align)) in sizes {
             let result = self
                 .arena
                 .layout(class, size, align.max(1))
@@ -127,24 +171,62 @@ impl ObjectCore {
             }
         }
         for (class, chunk) in taken {
-            self.chunks.push(chunk);
-            self.reserved[class as usize] = Some(Reserved {
-                chunk: self.chunks.len() - 1,
-                used: 0,
-            });
+            self.reserve_chunk(class, chunk);
         }
         Ok(())
     }
 
+    /// [`Batches::Many`]: makes sure the slab of `class` holds `size` bytes
+    /// at `align`, else gives back its tail and takes a new one.
+    fn make_room(&mut self, class: Class, size: usize, align: usize) -> Result<()> {
+        if self.reserved_start(class, size, align).is_some() {
+            return Ok(());
+        }
+        let (len, align) = self.arena.layout(class, size.max(SLAB), align)?;
+        let chunk = self.arena.allocate(class, len, align)?;
+        self.trim_reservation(class);
+        self.drop_empty_chunks();
+        self.reserve_chunk(class, chunk);
+        Ok(())
+    }
+
+    /// Makes a chunk the reservation of its class.
+    fn reserve_chunk(&mut self, class: Class, chunk: Chunk) {
+        let (exec, rw) = self.arena.addresses(class, chunk.range.start);
+        self.reserved[class as usize] = Some(Reserved {
+            index: self.chunks.len(),
+            chunk: chunk.clone(),
+            exec,
+            rw,
+            granule: self.arena.granule(class),
+            max_align: self.arena.page_size(),
+            used: 0,
+        });
+        self.chunks.push(chunk);
+    }
+
     /// Allocates one section. An alignment of 0 means 16 (LLVM's default).
+    /// A [`Batches::Many`] object takes every section from its slabs,
+    /// reserved or not.
     pub(crate) fn allocate(&mut self, class: Class, size: usize, align: usize) -> Result<Section> {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
         }
+        // A new section is not placed until the linker says so.
+        self.placed = false;
         let align = if align == 0 { 16 } else { align };
-        let (len, chunk_align) = self.arena.layout(class, size, align)?;
+        // A request `layout` would refuse never fits a reservation.
         if let Some(section) = self.take_reserved(class, size, align) {
             return Ok(section);
+        }
+        let (len, chunk_align) = self.arena.layout(class, size, align)?;
+        if self.batches == Batches::Many {
+            self.make_room(class, size, align)?;
+            return self
+                .take_reserved(class, size, align)
+                .ok_or(Error::InvalidArgument(
+                    "a new slab does not hold the section",
+                ));
         }
         let chunk = self.arena.allocate(class, len, chunk_align)?;
         let section = self.section_at(&chunk, 0, size);
@@ -163,20 +245,37 @@ impl ObjectCore {
         }
     }
 
-    fn take_reserved(&mut self, class: Class, size: usize, align: usize) -> Option<Section> {
-        let reserved = self.reserved[class as usize].as_mut()?;
-        let chunk = &self.chunks[reserved.chunk];
-        // Alignment holds in the executable view (the writable one is at a
-        // block-aligned distance).
-        let (exec, _) = self.arena.addresses(class, chunk.range.start);
-        let aligned = (exec + reserved.used).checked_add(align - 1)? & !(align - 1);
-        let start = aligned - exec;
-        if start.checked_add(size)? > chunk.range.len() {
+    /// Where in its class's reserved chunk `size` bytes at `align` would
+    /// start, if they fit. Alignment holds in the executable view (the
+    /// writable one is at a block-aligned distance).
+    fn reserved_start(&self, class: Class, size: usize, align: usize) -> Option<usize> {
+        let reserved = self.reserved[class as usize].as_ref()?;
+        if size == 0 || !align.is_power_of_two() || align > reserved.max_align {
             return None;
         }
+        let aligned = (reserved.exec + reserved.used).checked_add(align - 1)? & !(align - 1);
+        let start = aligned - reserved.exec;
+        (start.checked_add(size)? <= reserved.chunk.range.len()).then_some(start)
+    }
+
+    fn take_reserved(&mut self, class: Class, size: usize, align: usize) -> Option<Section> {
+        let start = self.reserved_start(class, size, align)?;
+        let reserved = self.reserved[class as usize].as_mut()?;
         reserved.used = start + size;
-        let chunk = chunk.clone();
-        Some(self.section_at(&chunk, start, size))
+        if self.batches == Batches::Many {
+            let (offset, granule) = (reserved.chunk.range.start, reserved.granule);
+            self.batch.push(Chunk {
+                range: offset + start / granule * granule
+                    ..offset + reserved.used.div_ceil(granule) * granule,
+                ..reserved.chunk.clone()
+            });
+        }
+        Some(Section {
+            rw: (reserved.rw + start) as *mut u8,
+            exec: (reserved.exec + start) as *mut u8,
+            len: size,
+            class,
+        })
     }
 
     /// The linker has placed every section and knows their executable
@@ -184,7 +283,9 @@ impl ObjectCore {
     /// was reserved and not used goes back to the arena.
     pub(crate) fn sections_placed(&mut self) {
         self.placed = true;
-        self.trim_reservations();
+        if self.batches == Batches::One {
+            self.trim_reservations();
+        }
     }
 
     /// Gives back the unused tail of each chunk reserved up front: once the
@@ -192,24 +293,43 @@ impl ObjectCore {
     /// more is allocated from it.
     fn trim_reservations(&mut self) {
         for class in Class::ALL {
-            let Some(reserved) = self.reserved[class as usize].take() else {
-                continue;
-            };
-            let chunk = &mut self.chunks[reserved.chunk];
-            let granule = self.arena.granule(class);
-            let end = chunk.range.start + reserved.used.div_ceil(granule) * granule;
-            if end >= chunk.range.end {
-                continue;
-            }
-            let tail = Chunk {
-                class,
-                range: end..chunk.range.end,
-                reused: chunk.reused,
-            };
-            chunk.range.end = end;
-            self.arena.free_unused(&tail);
+            self.trim_reservation(class);
+        }
+        self.drop_empty_chunks();
+    }
+
+    /// Forgets chunks a trim left empty, keeping the reservations' indices.
+    fn drop_empty_chunks(&mut self) {
+        let mut kept = 0;
+        let index: SmallVec<[usize; 8]> = (self.chunks.iter())
+            .map(|c| match c.range.is_empty() {
+                true => usize::MAX,
+                false => (kept, kept += 1).0,
+            })
+            .collect();
+        for reserved in self.reserved.iter_mut().flatten() {
+            reserved.index = index[reserved.index];
         }
         self.chunks.retain(|c| !c.range.is_empty());
+    }
+
+    /// Gives back the unused tail of the chunk reserved for `class`.
+    fn trim_reservation(&mut self, class: Class) {
+        let Some(reserved) = self.reserved[class as usize].take() else {
+            return;
+        };
+        let chunk = &mut self.chunks[reserved.index];
+        let end = chunk.range.start + reserved.used.div_ceil(reserved.granule) * reserved.granule;
+        if end >= chunk.range.end {
+            return;
+        }
+        let tail = Chunk {
+            class,
+            range: end..chunk.range.end,
+            reused: chunk.reused,
+        };
+        chunk.range.end = end;
+        self.arena.free_unused(&tail);
     }
 
     /// Protections and instruction-cache coherence, in this order: the
@@ -221,17 +341,23 @@ impl ObjectCore {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
         }
-        self.trim_reservations();
+        let sealing = match self.batches {
+            Batches::One => {
+                self.trim_reservations();
+                &self.chunks
+            }
+            Batches::Many => &self.batch,
+        };
         let unplaced = |c: &Chunk| self.arena.needs_placement(c.class);
-        if !self.placed && self.chunks.iter().any(unplaced) {
+        if !self.placed && sealing.iter().any(unplaced) {
             return Err(Error::NotMapped);
         }
         self.protecting = true;
-        for chunk in &self.chunks {
+        for chunk in sealing {
             self.arena.protect_final(chunk)?;
         }
         let strategy = self.arena.strategy();
-        let code = || self.chunks.iter().filter(|c| c.class == Class::Code);
+        let code = || sealing.iter().filter(|c| c.class == Class::Code);
         for chunk in code() {
             let exec = self.arena.exec_range(chunk);
             // SAFETY: the chunk is mapped code of this object.
@@ -245,12 +371,27 @@ impl ObjectCore {
         for chunk in code() {
             ledger::handed_out(self.arena.exec_range(chunk));
         }
-        self.finalized = true;
+        match self.batches {
+            Batches::One => self.finalized = true,
+            Batches::Many => self.end_batch(),
+        }
         bump(&COUNTERS.objects_finalized, 1);
-        if let Some(symbols) = &self.symbols {
+        if let Some(symbols) = &mut self.symbols {
             perf_map::append(symbols);
+            symbols.clear();
         }
         Ok(())
+    }
+
+    /// After a batch is sealed, the next one starts on a fresh granule of
+    /// each reservation (under Mprotect the sealed pages are no longer
+    /// writable) and must be placed anew.
+    fn end_batch(&mut self) {
+        self.batch.clear();
+        self.placed = false;
+        for reserved in self.reserved.iter_mut().flatten() {
+            reserved.used = reserved.used.next_multiple_of(reserved.granule);
+        }
     }
 }
 
@@ -370,5 +511,96 @@ impl FinalizedObject {
     /// The arena the object lives in.
     pub fn arena(&self) -> &Arc<Arena> {
         self.core.arena()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::Strategy;
+
+    /// Writes a `ret`-like byte and reads it back through the exec view.
+    fn write_and_read(section: &Section) -> u8 {
+        // SAFETY: a fresh section of at least one byte, writable through
+        // `rw` until its batch is finalized, readable at `exec`.
+        unsafe {
+            section.rw.write(0xc3);
+            section.exec.read_volatile()
+        }
+    }
+
+    /// Batch after batch in one object: each one's sections come from the
+    /// same slabs, each finalize seals only its own batch, later batches
+    /// stay writable, and freeing the object gives everything back.
+    #[test]
+    fn a_batched_object_finalizes_batch_after_batch_from_shared_slabs() {
+        for strategy in [Strategy::Mprotect, Strategy::DualMap] {
+            let Ok(arena) = Arena::new(64 << 20, strategy) else {
+                continue; // DualMap refused here
+            };
+            let mut object = ObjectCore::with_batches(arena.clone(), Batches::Many);
+            let mut code = Vec::new();
+            for batch in 0..40 {
+                object.reserve([(200, 16), (100, 16), (0, 1)]).unwrap();
+                let section = object.allocate(Class::Code, 200, 16).unwrap();
+                assert_eq!(write_and_read(&section), 0xc3);
+                let data = object.allocate(Class::ReadWrite, 8, 8).unwrap();
+                object.sections_placed();
+                object
+                    .finalize()
+                    .unwrap_or_else(|e| panic!("{strategy:?} batch {batch}: {e}"));
+                code.push(section);
+                // RW data stays writable after its batch is finalized.
+                assert_eq!(write_and_read(&data), 0xc3);
+            }
+            let pages: std::collections::BTreeSet<usize> = code
+                .iter()
+                .map(|s| s.exec as usize / arena.page_size())
+                .collect();
+            let chunks = object.chunks.len();
+            match strategy {
+                // Each sealed batch made its pages RX: the next starts on a
+                // new page, four to a slab.
+                Strategy::Mprotect => {
+                    assert_eq!(pages.len(), code.len());
+                    assert!(chunks <= 2 * 40 / 4 + 1, "{chunks} chunks");
+                }
+                // Forty batches, one slab per class.
+                _ => {
+                    assert!(pages.len() < code.len());
+                    assert_eq!(chunks, 3);
+                }
+            }
+            assert_eq!(arena.live_objects(), 1);
+            assert!(arena.live_bytes() > 0);
+            drop(object);
+            assert_eq!(arena.live_objects(), 0);
+            assert_eq!(arena.live_bytes(), 0);
+        }
+    }
+
+    /// A section larger than a slab, and one no reservation announced, are
+    /// still carved for a batched object; bad requests are refused.
+    #[test]
+    fn a_batched_object_takes_unreserved_and_oversized_sections() {
+        let arena = Arena::new(64 << 20, Strategy::Mprotect).unwrap();
+        let mut object = ObjectCore::with_batches(arena.clone(), Batches::Many);
+        let big = object.allocate(Class::ReadOnly, 3 * SLAB, 64).unwrap();
+        let small = object.allocate(Class::ReadOnly, 10, 16).unwrap();
+        assert_eq!(big.len, 3 * SLAB);
+        assert_ne!(big.exec, small.exec);
+        assert!(matches!(
+            object.allocate(Class::Code, 0, 16),
+            Err(Error::ZeroSize)
+        ));
+        assert!(matches!(
+            object.allocate(Class::Code, 16, 3),
+            Err(Error::BadAlignment { .. })
+        ));
+        object.finalize().unwrap();
+        let again = object.allocate(Class::ReadOnly, 10, 16).unwrap();
+        assert_ne!(again.exec, small.exec);
+        drop(object);
+        assert_eq!(arena.live_bytes(), 0);
     }
 }

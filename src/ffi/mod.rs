@@ -18,7 +18,7 @@ use crate::arena::{Arena, Class};
 use crate::config::Config;
 use crate::error::Error;
 use crate::handles::{check, register, unregister, Kind};
-use crate::object::ObjectCore;
+use crate::object::{Batches, ObjectCore};
 use crate::registry;
 use crate::stats::Stats;
 use crate::strategy::Strategy;
@@ -144,6 +144,9 @@ pub struct CoreApi {
     pub arena_is_dual_mapped: unsafe extern "C" fn(*const CoreArena) -> c_int,
     /// A new empty object in an arena; NULL on error.
     pub object_new: unsafe extern "C" fn(*mut CoreArena) -> *mut ObjectCore,
+    /// A new empty object finalized after each batch of sections (every
+    /// object file one MCJIT engine loads); NULL on error.
+    pub object_new_batched: unsafe extern "C" fn(*mut CoreArena) -> *mut ObjectCore,
     /// Reserves one chunk per class: (size, align) for code, rodata, rwdata.
     pub object_reserve:
         unsafe extern "C" fn(*mut ObjectCore, usize, usize, usize, usize, usize, usize) -> c_int,
@@ -169,9 +172,9 @@ pub struct CoreApi {
     pub arena_debugger: unsafe extern "C" fn(*const CoreArena) -> c_int,
 }
 
-// One size field and 14 entries, as `cshim/core.h` declares (the shim
+// One size field and 15 entries, as `cshim/core.h` declares (the shim
 // asserts the same).
-const _: () = assert!(size_of::<CoreApi>() == 15 * size_of::<usize>());
+const _: () = assert!(size_of::<CoreApi>() == 16 * size_of::<usize>());
 
 /// The one table handed to the shim.
 pub static CORE_API: CoreApi = CoreApi {
@@ -180,6 +183,7 @@ pub static CORE_API: CoreApi = CoreApi {
     arena_release: core_arena_release,
     arena_is_dual_mapped: core_arena_is_dual_mapped,
     object_new: core_object_new,
+    object_new_batched: core_object_new_batched,
     object_reserve: core_object_reserve,
     object_allocate: core_object_allocate,
     object_placed: core_object_placed,
@@ -281,11 +285,26 @@ unsafe extern "C" fn core_arena_debugger(arena: *const CoreArena) -> c_int {
 }
 
 unsafe extern "C" fn core_object_new(arena: *mut CoreArena) -> *mut ObjectCore {
+    // SAFETY: passed on as received.
+    unsafe { new_object(arena, Batches::One) }
+}
+
+unsafe extern "C" fn core_object_new_batched(arena: *mut CoreArena) -> *mut ObjectCore {
+    // SAFETY: passed on as received.
+    unsafe { new_object(arena, Batches::Many) }
+}
+
+/// A new object handle in an arena handle; NULL (and the error) when the
+/// arena handle is not live.
+///
+/// # Safety
+/// `arena` is NULL or was returned by `core_arena_acquire`.
+unsafe fn new_object(arena: *mut CoreArena, batches: Batches) -> *mut ObjectCore {
     guard(std::ptr::null_mut(), || {
         check(arena, Kind::Arena)?;
         // SAFETY: a live handle from `core_arena_acquire` (checked above).
         let arena = unsafe { &*arena };
-        let mut object = ObjectCore::new(arena.arena.clone());
+        let mut object = ObjectCore::with_batches(arena.arena.clone(), batches);
         if arena.perf_map {
             object.enable_perf_map();
         }

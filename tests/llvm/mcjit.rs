@@ -66,6 +66,39 @@ fn engine_drop_frees_its_objects() {
 /// section table, the engine's object list), which glibc maps apart.
 const VMA_SLACK: usize = 16;
 
+/// Modules after the first share one batched core object: each is sealed
+/// on its own under either strategy (Mprotect: on pages of its own), and
+/// earlier modules keep running while later ones are written.
+#[test]
+fn one_engine_seals_module_after_module_under_each_strategy() {
+    let _g = serial();
+    for strategy in strategies() {
+        let before = jitmm::stats();
+        let jit = Mcjit::new(&small_module_ir(0), strategy);
+        // Each module's global: f(x) adds table entry x (entry 0 is 1,
+        // entry 3 the id) to it and returns the sum.
+        let mut globals = Vec::new();
+        for id in 0..300 {
+            if id > 0 {
+                jit.add_module(&small_module_ir(id));
+            }
+            assert_eq!(jit.fn1(&format!("f{id}"))(3), 2 * id as i64);
+            globals.push(2 * id as i64);
+            if id % 50 == 0 {
+                for earlier in (0..=id).step_by(7) {
+                    globals[earlier] += 1;
+                    assert_eq!(jit.fn1(&format!("f{earlier}"))(0), globals[earlier]);
+                }
+            }
+        }
+        assert_no_wx();
+        drop(jit);
+        let after = jitmm::stats();
+        assert_eq!(after.objects_live, before.objects_live, "{strategy:?}");
+        assert_eq!(after.bytes_live(), before.bytes_live(), "{strategy:?}");
+    }
+}
+
 /// 10,000 modules natively (fewer under an emulator, `JITMM_TEST_MODULES`).
 #[test]
 fn one_engine_many_modules_keeps_vmas_flat_and_frees_everything() {
@@ -92,7 +125,10 @@ fn one_engine_many_modules_keeps_vmas_flat_and_frees_everything() {
     }
     assert_no_wx();
     let live = jitmm::stats();
-    assert_eq!(live.objects_live - before.objects_live, modules as u64);
+    // Each module was finalized on its own; after the first, they share one
+    // batched core object (the first has one of its own).
+    assert!(live.objects_finalized - before.objects_finalized >= modules as u64);
+    assert_eq!(live.objects_live - before.objects_live, 2);
     let vmas_live = process_vmas();
     assert!(
         vmas_live <= vmas_at_checkpoint + VMA_SLACK,
