@@ -359,10 +359,11 @@ fn cell(v: Option<f64>) -> String {
     v.map(num).unwrap_or_else(|| "—".into())
 }
 
-/// 6.: jitmm and SectionMemoryManager in one MCJIT engine each, rounds
-/// interleaved across the two.
+/// 6.: jitmm, SectionMemoryManager and the driver's floor manager (a bump
+/// allocator in one RWX mapping: what the callbacks cost by themselves) in
+/// one MCJIT engine each, rounds interleaved across the three.
 fn one_engine_table(exe: &Path, counts: &Counts) -> Vec<String> {
-    let managers = ["smm", "dualmap"];
+    let managers = ["smm", "dualmap", "floor"];
     let mut rounds: Vec<Vec<BTreeMap<String, f64>>> = vec![Vec::new(); managers.len()];
     for _ in 0..counts.one_engine_rounds {
         for (i, manager) in managers.iter().enumerate() {
@@ -382,16 +383,19 @@ fn one_engine_table(exe: &Path, counts: &Counts) -> Vec<String> {
         .map(|&n| {
             let jitmm = us(get("dualmap", n, "manager_ns"));
             let smm = us(get("smm", n, "manager_ns"));
+            let floor = us(get("floor", n, "manager_ns"));
             let (jr, sr) = (
                 get("dualmap", n, "modules_per_s"),
                 get("smm", n, "modules_per_s"),
             );
             format!(
-                "| {n} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 cell(jitmm),
                 ratio(jitmm, us(get("dualmap", first, "manager_ns"))),
                 cell(smm),
                 ratio(smm, jitmm),
+                cell(floor),
+                ratio(jitmm, floor),
                 cell(jr),
                 cell(sr),
                 ratio(jr, sr),
@@ -740,8 +744,8 @@ fn main() {
         counts.one_engine_rounds
     );
     println!();
-    println!("| Modules in the engine | jitmm DualMap, manager µs/module | ÷ own at {} | SectionMemoryManager, manager µs/module | SMM ÷ jitmm | jitmm modules/s | SMM modules/s | jitmm ÷ SMM |", counts.one_engine[0]);
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| Modules in the engine | jitmm DualMap, manager µs/module | ÷ own at {} | SectionMemoryManager, manager µs/module | SMM ÷ jitmm | floor (RWX bump), manager µs/module | jitmm ÷ floor | jitmm modules/s | SMM modules/s | jitmm ÷ SMM |", counts.one_engine[0]);
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in &one_engine_rows {
         println!("{row}");
     }

@@ -66,6 +66,7 @@
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Object/ObjectFile.h>
 #include <llvm/Support/ErrorHandling.h>
+#include <llvm/Support/Memory.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/SourceMgr.h>
 #include <llvm/Support/TargetSelect.h>
@@ -386,7 +387,52 @@ static uint64_t jitmm_syscalls(const jitmm_stats &s) {
 
 // DualMapDebug: DualMap with GDB registration and the perf map on, the two
 // services that keep a record per live object.
-enum class Kind { SMM, IPMM, DualMap, Mprotect, DualMapDebug };
+enum class Kind { SMM, IPMM, DualMap, Mprotect, DualMapDebug, Floor };
+
+// The least any RTDyldMemoryManager can do, as a reference for the cost of
+// the callbacks themselves (caches cold from compiling, libgcc's EH-frame
+// registration): sections bumped out of one RWX mapping, no protections,
+// no W^X, nothing freed before the end, no cross-thread step.  Not a
+// usable manager.
+class FloorManager final : public RTDyldMemoryManager {
+public:
+  FloorManager() {
+    void *p = mmap(nullptr, kSize, PROT_READ | PROT_WRITE | PROT_EXEC,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+      die("floor manager: no RWX mapping here");
+    base_ = next_ = flushed_ = static_cast<uint8_t *>(p);
+  }
+  ~FloorManager() override {
+    deregisterEHFrames();
+    munmap(base_, kSize);
+  }
+  uint8_t *allocateCodeSection(uintptr_t Size, unsigned Alignment, unsigned, StringRef) override {
+    return bump(Size, Alignment);
+  }
+  uint8_t *allocateDataSection(uintptr_t Size, unsigned Alignment, unsigned, StringRef,
+                               bool) override {
+    return bump(Size, Alignment);
+  }
+  bool finalizeMemory(std::string *) override {
+    sys::Memory::InvalidateInstructionCache(flushed_, next_ - flushed_); // nothing on x86
+    flushed_ = next_;
+    return false;
+  }
+
+private:
+  static constexpr size_t kSize = size_t(1) << 30;
+  uint8_t *bump(uintptr_t size, unsigned align) {
+    uintptr_t a = align ? align : 16;
+    next_ = reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(next_) + a - 1) & ~(a - 1));
+    if (next_ + size > base_ + kSize)
+      return nullptr;
+    uint8_t *p = next_;
+    next_ += size;
+    return p;
+  }
+  uint8_t *base_, *next_, *flushed_;
+};
 
 static const char *kind_name(Kind k) {
   switch (k) {
@@ -400,6 +446,8 @@ static const char *kind_name(Kind k) {
     return "mprotect";
   case Kind::DualMapDebug:
     return "dualmap_debug";
+  case Kind::Floor:
+    return "floor";
   }
   return "?";
 }
@@ -415,6 +463,8 @@ static Kind parse_kind(const std::string &s) {
     return Kind::Mprotect;
   if (s == "dualmap_debug")
     return Kind::DualMapDebug;
+  if (s == "floor")
+    return Kind::Floor;
   die("unknown manager " + s);
 }
 
@@ -428,6 +478,8 @@ static jitmm::Config jconfig(Kind k) {
 static std::unique_ptr<RTDyldMemoryManager> make_rtdyld(Kind k) {
   if (k == Kind::SMM)
     return std::make_unique<SectionMemoryManager>();
+  if (k == Kind::Floor)
+    return std::make_unique<FloorManager>();
   auto mm = jitmm::createRTDyldMemoryManager(jconfig(k));
   if (!mm)
     die(std::string("jitmm: ") + jitmm_last_error());
