@@ -53,16 +53,16 @@ struct HostError {
 };
 
 static int cleanups = 0;
-static long fills = 0;
+static int64_t fills = 0;
 
 extern "C" void host_throw(int value) { throw HostError{value}; }
 extern "C" void host_note(int) { ++cleanups; }
-extern "C" void host_fill(long *buf, long n) {
-  for (long i = 0; i < n; ++i)
+extern "C" void host_fill(int64_t *buf, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
     buf[i] = i;
   fills += n;
 }
-extern "C" long host_add(long a, long b) { return a + b; }
+extern "C" int64_t host_add(int64_t a, int64_t b) { return a + b; }
 
 // ---- JIT side -----------------------------------------------------------------
 
@@ -347,7 +347,7 @@ static bool exceptions_through_jit_frames(Via via, jitmm_strategy strategy) {
 
     auto pass = lookup<void (*)(int)>(**jit, "jit_pass", ok);
     auto cleanup = lookup<void (*)(int)>(**jit, "jit_cleanup", ok);
-    auto sum = lookup<long (*)(long, long)>(**jit, "jit_sum", ok);
+    auto sum = lookup<int64_t (*)(int64_t, int64_t)>(**jit, "jit_sum", ok);
     auto through = lookup<void (*)(int)>(**jit, "jit_through_a", ok);
     if (!ok)
       return false;
@@ -417,7 +417,7 @@ static bool four_threads_adding_modules(Via via, jitmm_strategy strategy) {
     CHECK_OK(add(**jit, jd.getDefaultResourceTracker(), module_b, "b"));
     CHECK_OK(add(**jit, jd.getDefaultResourceTracker(), module_a, "a"));
     // Linked before the threads start (see orc_jitlink.rs on LLVM 19).
-    auto sum = lookup<long (*)(long, long)>(**jit, "jit_sum", ok);
+    auto sum = lookup<int64_t (*)(int64_t, int64_t)>(**jit, "jit_sum", ok);
     if (!ok)
       return false;
     CHECK(sum(1, 2) == 6);
@@ -445,8 +445,8 @@ static bool four_threads_adding_modules(Via via, jitmm_strategy strategy) {
             ++errors;
             continue;
           }
-          long x = t * 1000;
-          if (addr->toPtr<long (*)(long)>()(x) != 2 * (x + i) + 1)
+          int64_t x = t * 1000;
+          if (addr->toPtr<int64_t (*)(int64_t)>()(x) != 2 * (x + i) + 1)
             ++wrong;
           if (Error e = rt->remove()) {
             consumeError(std::move(e));
