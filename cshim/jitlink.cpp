@@ -266,6 +266,34 @@ extern "C" void *jitmm_shim_jitlink_memory_manager_create(const jitmm_core_api *
   return manager;
 }
 
+// LLVM's own JITLink layer, to compare jitmm's with: an ObjectLinkingLayer on
+// jitlink::InProcessMemoryManager with in-process EH-frame registration, what
+// LLJIT builds itself where it picks JITLink (LLJIT without a layer links with
+// RuntimeDyld on i686, for one).  `api` only reports errors.
+extern "C" LLVMOrcObjectLayerRef jitmm_shim_llvm_orc_jitlink_layer(const jitmm_core_api *api,
+                                                                   LLVMOrcExecutionSessionRef es) {
+  if (!es) {
+    api->set_last_error("llvm_jitlink_layer: execution session is NULL");
+    return nullptr;
+  }
+  // LLVM's unwrap(LLVMOrcExecutionSessionRef) is a reinterpret_cast.
+  auto &session = *reinterpret_cast<llvm::orc::ExecutionSession *>(es);
+  auto manager = llvm::jitlink::InProcessMemoryManager::Create();
+  if (!manager) {
+    std::string message = "llvm_jitlink_layer: " + llvm::toString(manager.takeError());
+    api->set_last_error(message.c_str());
+    return nullptr;
+  }
+  auto layer = std::make_unique<llvm::orc::ObjectLinkingLayer>(session, std::move(*manager));
+  if (llvm::Error error = jitmm_compat::addEHFramePlugin(*layer, session)) {
+    std::string message = "llvm_jitlink_layer: " + llvm::toString(std::move(error));
+    api->set_last_error(message.c_str());
+    return nullptr;
+  }
+  return reinterpret_cast<LLVMOrcObjectLayerRef>(
+      static_cast<llvm::orc::ObjectLayer *>(layer.release()));
+}
+
 extern "C" LLVMOrcObjectLayerRef jitmm_shim_orc_jitlink_layer(const jitmm_core_api *api,
                                                               const jitmm_config *config,
                                                               LLVMOrcExecutionSessionRef es,

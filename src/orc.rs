@@ -7,13 +7,15 @@
 //! (every section of an arena is within its relocation range); these build
 //! such a machine for the host.
 
-use std::ffi::CStr;
+use std::ffi::{c_char, c_void, CStr};
 use std::ptr;
 
 use crate::error::{Error, Result};
+use crate::ffi::{CoreApi, CORE_API};
 use crate::llvm_sys::core::LLVMDisposeMessage;
 use crate::llvm_sys::orc2::{
-    LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine, LLVMOrcJITTargetMachineBuilderRef,
+    LLVMOrcExecutionSessionRef, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine,
+    LLVMOrcJITTargetMachineBuilderRef, LLVMOrcObjectLayerRef,
 };
 use crate::llvm_sys::target_machine::{
     LLVMCodeGenOptLevel, LLVMCodeModel, LLVMCreateTargetMachine, LLVMGetDefaultTargetTriple,
@@ -99,6 +101,33 @@ pub fn pic_small_jit_target_machine_builder() -> Result<LLVMOrcJITTargetMachineB
     let machine = pic_small_target_machine()?;
     // SAFETY: the builder takes ownership of the machine made above.
     Ok(unsafe { LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(machine) })
+}
+
+extern "C" {
+    fn jitmm_shim_llvm_orc_jitlink_layer(
+        api: *const CoreApi,
+        es: LLVMOrcExecutionSessionRef,
+    ) -> LLVMOrcObjectLayerRef;
+}
+
+/// LLVM's own JITLink layer, to compare jitmm's layers with: an
+/// `ObjectLinkingLayer` on `jitlink::InProcessMemoryManager` with in-process
+/// EH-frame registration, what LLJIT builds itself where it picks JITLink.
+/// LLJIT without a layer links with RuntimeDyld on some targets (i686), so
+/// leaving the layer to LLJIT does not compare JITLink there. Same type as
+/// [`crate::ffi::jitmm_orc_jitlink_layer`], for
+/// `LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator`; `ctx` and `triple` are
+/// not used. NULL (and a last error) on failure.
+// Safe on purpose: LLVM's creator callback type is a safe `extern "C" fn`.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
+pub extern "C" fn llvm_jitlink_layer(
+    _ctx: *mut c_void,
+    es: LLVMOrcExecutionSessionRef,
+    _triple: *const c_char,
+) -> LLVMOrcObjectLayerRef {
+    // SAFETY: LLVM passes its live execution session (or NULL, which the
+    // shim refuses); the table is 'static.
+    unsafe { jitmm_shim_llvm_orc_jitlink_layer(&CORE_API, es) }
 }
 
 #[cfg(test)]

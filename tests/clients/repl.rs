@@ -153,6 +153,18 @@ fn script_covering_every_construct_on_each_backend() {
     run_on_each_backend(SCRIPT, EXPECTED);
 }
 
+/// The same on LLVM's own managers (`--memory-manager llvm`), which the
+/// REPL offers for comparison: the same transcript on each backend, JITLink
+/// included (an explicit layer on InProcessMemoryManager, see
+/// `jitmm::orc::llvm_jitlink_layer`).
+#[test]
+fn script_on_llvms_own_managers_on_each_backend() {
+    for backend in BACKENDS {
+        let out = run(&["--backend", backend, "--memory-manager", "llvm"], SCRIPT);
+        assert_eq!(out, EXPECTED, "backend {backend} on LLVM's managers");
+    }
+}
+
 /// The tutorial's chapters 6 and 7 beyond its own examples: operators,
 /// `var`, assignment, entries over several lines and their mistakes.
 /// `sum` shows the tutorial's `for`: the body runs for i = 1 .. n - 1, then

@@ -12,6 +12,13 @@
 // info for the old code would send the unwinder astray).  And four threads
 // add IR modules to one LLJIT with concurrent compilation.
 //
+// JITMM_TEST_MEMORY_MANAGER=llvm runs the same cases on LLVM's own managers
+// instead, for comparison (once, not per strategy): JITLink on
+// jitlink::InProcessMemoryManager, the RuntimeDyld layer and MCJIT on
+// SectionMemoryManager.  JITMM_TEST_CASES (comma list) runs only the cases
+// whose names contain one of its words (a case that ends the process, e.g.
+// by std::terminate, hides the ones after it).
+//
 // Built with -fexceptions after llvm-config's flags.  Prints
 // "N passed, M failed".
 #include <algorithm>
@@ -25,11 +32,14 @@
 #include <vector>
 
 #include <llvm/ExecutionEngine/ExecutionEngine.h>
+#include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/MCJIT.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
+#include <llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h>
+#include <llvm/ExecutionEngine/SectionMemoryManager.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IRReader/IRReader.h>
@@ -43,8 +53,27 @@
 using namespace llvm;
 using namespace llvm::orc;
 
+// JITMM_TEST_MEMORY_MANAGER=llvm: LLVM's own managers instead of jitmm's.
+static bool llvm_managers() {
+  const char *env = std::getenv("JITMM_TEST_MEMORY_MANAGER");
+  return env && std::strcmp(env, "llvm") == 0;
+}
 
-
+// Whether the case `name` runs (JITMM_TEST_CASES, see the top).
+static bool selected(const std::string &name) {
+  const char *env = std::getenv("JITMM_TEST_CASES");
+  if (!env || !*env)
+    return true;
+  std::string list(env);
+  for (size_t start = 0; start <= list.size();) {
+    size_t end = std::min(list.find(',', start), list.size());
+    std::string word = list.substr(start, end - start);
+    if (!word.empty() && name.find(word) != std::string::npos)
+      return true;
+    start = end + 1;
+  }
+  return false;
+}
 
 // ---- Host side --------------------------------------------------------------
 
@@ -53,16 +82,16 @@ struct HostError {
 };
 
 static int cleanups = 0;
-static long fills = 0;
+static int64_t fills = 0;
 
 extern "C" void host_throw(int value) { throw HostError{value}; }
 extern "C" void host_note(int) { ++cleanups; }
-extern "C" void host_fill(long *buf, long n) {
-  for (long i = 0; i < n; ++i)
+extern "C" void host_fill(int64_t *buf, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
     buf[i] = i;
   fills += n;
 }
-extern "C" long host_add(long a, long b) { return a + b; }
+extern "C" int64_t host_add(int64_t a, int64_t b) { return a + b; }
 
 // ---- JIT side -----------------------------------------------------------------
 
@@ -157,6 +186,9 @@ static Error add(LLJIT &jit, const ResourceTrackerSP &tracker, const char *ir, c
 enum class Via { CxxManager, CLayer, RTDyldLayer };
 
 static const char *via_name(Via via) {
+  if (llvm_managers())
+    return via == Via::RTDyldLayer ? "RTDyldObjectLinkingLayer on SectionMemoryManager"
+                                   : "ObjectLinkingLayer on InProcessMemoryManager";
   switch (via) {
   case Via::CxxManager:
     return "createJITLinkMemoryManager";
@@ -180,7 +212,27 @@ static Expected<std::unique_ptr<LLJIT>> make_jit(Via via, const jitmm::Config *c
   builder.setJITTargetMachineBuilder(std::move(*jtmb));
   // One TargetMachine per compile, so that threads may compile at once.
   builder.setSupportConcurrentCompilation(concurrent);
-  if (via == Via::CxxManager) {
+  if (llvm_managers() && via == Via::RTDyldLayer) {
+    builder.setObjectLinkingLayerCreator(
+        [](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es)) -> Expected<std::unique_ptr<ObjectLayer>> {
+          auto layer = std::make_unique<RTDyldObjectLinkingLayer>(
+              es, [](JITMM_RTDYLD_FACTORY_PARAMS) { return std::make_unique<SectionMemoryManager>(); });
+          // As jitmm_orc_rtdyld_layer does on ELF (DW.ref.__gxx_personality_v0).
+          layer->setAutoClaimResponsibilityForObjectSymbols(true);
+          return std::move(layer);
+        });
+  } else if (llvm_managers()) {
+    builder.setObjectLinkingLayerCreator(
+        [](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es)) -> Expected<std::unique_ptr<ObjectLayer>> {
+          auto manager = jitlink::InProcessMemoryManager::Create();
+          if (!manager)
+            return manager.takeError();
+          auto layer = std::make_unique<ObjectLinkingLayer>(es, std::move(*manager));
+          if (Error e = jitmm_compat::addEHFramePlugin(*layer, es))
+            return std::move(e);
+          return std::move(layer);
+        });
+  } else if (via == Via::CxxManager) {
     builder.setObjectLinkingLayerCreator(
         [config](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es)) -> Expected<std::unique_ptr<ObjectLayer>> {
           auto manager = jitmm::createJITLinkMemoryManager(*config);
@@ -272,11 +324,12 @@ static bool mcjit_exceptions(jitmm_strategy strategy) {
     // The engine owns the module; the context must outlive both.
     static std::vector<std::unique_ptr<LLVMContext>> contexts;
     contexts.push_back(std::move(context));
-    std::unique_ptr<ExecutionEngine> ee(EngineBuilder(std::move(module))
-                                            .setEngineKind(EngineKind::JIT)
-                                            .setErrorStr(&error)
-                                            .setMCJITMemoryManager(jitmm::createRTDyldMemoryManager(config))
-                                            .create());
+    EngineBuilder builder(std::move(module));
+    builder.setEngineKind(EngineKind::JIT).setErrorStr(&error);
+    // Without a manager of its own MCJIT makes a SectionMemoryManager.
+    if (!llvm_managers())
+      builder.setMCJITMemoryManager(jitmm::createRTDyldMemoryManager(config));
+    std::unique_ptr<ExecutionEngine> ee(builder.create());
     if (!ee)
       std::printf("FAIL MCJIT: %s\n", error.c_str());
     else
@@ -347,7 +400,7 @@ static bool exceptions_through_jit_frames(Via via, jitmm_strategy strategy) {
 
     auto pass = lookup<void (*)(int)>(**jit, "jit_pass", ok);
     auto cleanup = lookup<void (*)(int)>(**jit, "jit_cleanup", ok);
-    auto sum = lookup<long (*)(long, long)>(**jit, "jit_sum", ok);
+    auto sum = lookup<int64_t (*)(int64_t, int64_t)>(**jit, "jit_sum", ok);
     auto through = lookup<void (*)(int)>(**jit, "jit_through_a", ok);
     if (!ok)
       return false;
@@ -380,8 +433,8 @@ static bool exceptions_through_jit_frames(Via via, jitmm_strategy strategy) {
     uintptr_t dp = reinterpret_cast<uintptr_t>(deep_plain);
     std::printf("  module A code at %#lx..%#lx, module C code at %#lx, %#lx\n", (unsigned long)lo,
                 (unsigned long)hi, (unsigned long)d, (unsigned long)dp);
-    // The new code occupies the old code's addresses.
-    CHECK((d >= lo && d <= hi + 64) || (dp >= lo && dp <= hi + 64));
+    // The new code occupies the old code's addresses (jitmm's managers).
+    CHECK(llvm_managers() || (d >= lo && d <= hi + 64) || (dp >= lo && dp <= hi + 64));
     CHECK(wx_mappings() == 0);
     cleanups = 0;
     fills = 0;
@@ -417,7 +470,7 @@ static bool four_threads_adding_modules(Via via, jitmm_strategy strategy) {
     CHECK_OK(add(**jit, jd.getDefaultResourceTracker(), module_b, "b"));
     CHECK_OK(add(**jit, jd.getDefaultResourceTracker(), module_a, "a"));
     // Linked before the threads start (see orc_jitlink.rs on LLVM 19).
-    auto sum = lookup<long (*)(long, long)>(**jit, "jit_sum", ok);
+    auto sum = lookup<int64_t (*)(int64_t, int64_t)>(**jit, "jit_sum", ok);
     if (!ok)
       return false;
     CHECK(sum(1, 2) == 6);
@@ -445,8 +498,8 @@ static bool four_threads_adding_modules(Via via, jitmm_strategy strategy) {
             ++errors;
             continue;
           }
-          long x = t * 1000;
-          if (addr->toPtr<long (*)(long)>()(x) != 2 * (x + i) + 1)
+          int64_t x = t * 1000;
+          if (addr->toPtr<int64_t (*)(int64_t)>()(x) != 2 * (x + i) + 1)
             ++wrong;
           if (Error e = rt->remove()) {
             consumeError(std::move(e));
@@ -476,22 +529,33 @@ int main() {
   InitializeNativeTargetAsmParser();
   // JITMM_TEST_JITLINK=0 where LLVM has no JITLink backend for the target
   // (tests/llvm/exceptions.rs sets it from build.rs's cfg).
+  // LLVM's managers: one JITLink way (both jitmm ones are the same layer on
+  // LLVM's manager) and one run (no strategies).
   std::vector<Via> vias{Via::RTDyldLayer};
   if (JITMM_TEST_JITLINK)
-    vias.insert(vias.begin(), {Via::CxxManager, Via::CLayer});
-  for (jitmm_strategy strategy : test_strategies()) {
+    vias.insert(vias.begin(), Via::CxxManager);
+  if (JITMM_TEST_JITLINK && !llvm_managers())
+    vias.insert(vias.begin() + 1, Via::CLayer);
+  std::vector<jitmm_strategy> strategies = test_strategies();
+  if (llvm_managers())
+    strategies.resize(std::min<size_t>(strategies.size(), 1));
+  for (jitmm_strategy strategy : strategies) {
+    std::string tail = llvm_managers()                          ? ")"
+                       : strategy == JITMM_STRATEGY_DUALMAP ? ", dualmap)"
+                                                            : ", mprotect)";
     for (Via via : vias) {
-      std::string variant = std::string(" (") + via_name(via) +
-                            (strategy == JITMM_STRATEGY_DUALMAP ? ", dualmap)" : ", mprotect)");
-      record(("exceptions_through_jit_frames" + variant).c_str(),
-             exceptions_through_jit_frames(via, strategy));
-      if (via != Via::RTDyldLayer)
-        record(("four_threads_adding_modules" + variant).c_str(),
-               four_threads_adding_modules(via, strategy));
+      std::string variant = std::string(" (") + via_name(via) + tail;
+      std::string name = "exceptions_through_jit_frames" + variant;
+      if (selected(name))
+        record(name.c_str(), exceptions_through_jit_frames(via, strategy));
+      name = "four_threads_adding_modules" + variant;
+      if (via != Via::RTDyldLayer && selected(name))
+        record(name.c_str(), four_threads_adding_modules(via, strategy));
     }
-    record(strategy == JITMM_STRATEGY_DUALMAP ? "mcjit_exceptions (dualmap)"
-                                              : "mcjit_exceptions (mprotect)",
-           mcjit_exceptions(strategy));
+    std::string name = std::string("mcjit_exceptions (") +
+                       (llvm_managers() ? "SectionMemoryManager)" : tail.substr(2));
+    if (selected(name))
+      record(name.c_str(), mcjit_exceptions(strategy));
   }
   return summary();
 }

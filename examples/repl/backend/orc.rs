@@ -61,7 +61,11 @@ impl Orc {
                         Some(jitmm::ffi::jitmm_orc_jitlink_layer)
                     }
                     (MemoryManager::Llvm, OrcLinker::RuntimeDyld) => Some(llvm_rtdyld_layer),
-                    (MemoryManager::Llvm, OrcLinker::JitLink) => None,
+                    // Not LLJIT's default: that is RuntimeDyld on some
+                    // targets (i686).
+                    (MemoryManager::Llvm, OrcLinker::JitLink) => {
+                        Some(jitmm::orc::llvm_jitlink_layer)
+                    }
                 };
             if let Some(creator) = creator {
                 LLVMOrcLLJITBuilderSetObjectLinkingLayerCreator(builder, creator, ptr::null_mut());
