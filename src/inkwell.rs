@@ -46,7 +46,7 @@ use crate::llvm_sys::execution_engine::{
     LLVMCreateMCJITCompilerForModule, LLVMInitializeMCJITCompilerOptions, LLVMLinkInMCJIT,
     LLVMMCJITCompilerOptions,
 };
-use crate::object::ObjectCore;
+use crate::object::{Batches, ObjectCore};
 use crate::strategy::Strategy;
 
 /// Creates MCJIT engines on jitmm for an inkwell [`Module`].
@@ -145,6 +145,8 @@ impl<'ctx> ModuleExt<'ctx> for Module<'ctx> {
 #[derive(Debug)]
 pub struct MemoryManager {
     arena: std::sync::Arc<Arena>,
+    /// The object sections go into now: the first module's own, then one
+    /// batched object for every later module (see `Batches::Many`).
     current: Option<ObjectCore>,
     finalized: Vec<ObjectCore>,
 }
@@ -167,9 +169,13 @@ impl MemoryManager {
 
     fn allocate(&mut self, class: Class, size: usize, align: u32) -> *mut u8 {
         let arena = &self.arena;
+        let batches = match self.finalized.is_empty() {
+            true => Batches::One,
+            false => Batches::Many,
+        };
         let object = self
             .current
-            .get_or_insert_with(|| ObjectCore::new(arena.clone()));
+            .get_or_insert_with(|| ObjectCore::with_batches(arena.clone(), batches));
         match object.allocate(class, size.max(1), align as usize) {
             Ok(section) => section.rw,
             Err(_) => std::ptr::null_mut(),
@@ -211,7 +217,11 @@ impl McjitMemoryManager for MemoryManager {
         // Under Mprotect, code runs where it was written: mark it mapped.
         object.sections_placed();
         let result = object.finalize().map_err(|e| format!("jitmm: {e}"));
-        self.finalized.push(object);
+        match object.batches() {
+            // It takes the next modules' sections too.
+            Batches::Many => self.current = Some(object),
+            Batches::One => self.finalized.push(object),
+        }
         result
     }
 

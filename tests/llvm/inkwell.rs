@@ -11,11 +11,22 @@ use jitmm::{Config, Strategy};
 
 /// Adds `scale(x) = x * factor + counter++` with a mutable global.
 fn build<'ctx>(context: &'ctx Context, name: &str, factor: u64) -> Module<'ctx> {
+    build_named(context, name, "scale", factor)
+}
+
+/// A module whose function `function` returns `x * factor` plus how often
+/// it was called before.
+fn build_named<'ctx>(
+    context: &'ctx Context,
+    name: &str,
+    function: &str,
+    factor: u64,
+) -> Module<'ctx> {
     let module = context.create_module(name);
     let i64_type = context.i64_type();
-    let counter = module.add_global(i64_type, None, "counter");
+    let counter = module.add_global(i64_type, None, &format!("{function}_counter"));
     counter.set_initializer(&i64_type.const_zero());
-    let function = module.add_function("scale", i64_type.fn_type(&[i64_type.into()], false), None);
+    let function = module.add_function(function, i64_type.fn_type(&[i64_type.into()], false), None);
     let builder = context.create_builder();
     builder.position_at_end(context.append_basic_block(function, "entry"));
     let x = function.get_nth_param(0).unwrap().into_int_value();
@@ -121,5 +132,38 @@ fn inkwell_memory_manager_trait_path() {
         engine.get_function_address("scale").unwrap() as u64,
         Strategy::Mprotect,
     );
+    assert_no_wx();
+}
+
+/// Module after module into one engine on the trait path: each finalized
+/// on its own pages while the earlier ones keep running.
+#[test]
+fn inkwell_memory_manager_trait_path_many_modules() {
+    let _g = shared();
+    Target::initialize_native(&InitializationConfig::default()).unwrap();
+    let context = Context::create();
+    let engine = build_named(&context, "m0", "scale0", 1)
+        .create_mcjit_execution_engine_with_memory_manager(
+            MemoryManager::new().unwrap(),
+            OptimizationLevel::Default,
+            CodeModel::JITDefault,
+            false,
+            false,
+        )
+        .unwrap();
+    let mut calls = vec![0i64];
+    for id in 1..40u64 {
+        let module = build_named(&context, &format!("m{id}"), &format!("scale{id}"), id + 1);
+        engine.add_module(&module).unwrap();
+        calls.push(0);
+        for earlier in 0..=id {
+            // SAFETY: `scale{earlier}` has this signature.
+            let f = unsafe { engine.get_function::<Scale>(&format!("scale{earlier}")) }.unwrap();
+            let i = earlier as usize;
+            // SAFETY: calling JIT code of the declared signature.
+            assert_eq!(unsafe { f.call(3) }, 3 * (earlier as i64 + 1) + calls[i]);
+            calls[i] += 1;
+        }
+    }
     assert_no_wx();
 }
