@@ -3,6 +3,7 @@
 use crate::common::llvm::strategies;
 use crate::common::*;
 use inkwell::context::Context;
+use inkwell::execution_engine::ExecutionEngine;
 use inkwell::module::Module;
 use inkwell::targets::{CodeModel, InitializationConfig, Target};
 use inkwell::OptimizationLevel;
@@ -109,13 +110,10 @@ fn engines_free_their_code_when_dropped() {
     assert_eq!(after.bytes_live(), before.bytes_live());
 }
 
-#[test]
-fn inkwell_memory_manager_trait_path() {
-    let _g = shared();
-    Target::initialize_native(&InitializationConfig::default()).unwrap();
-    let context = Context::create();
-    let module = build(&context, "trait", 7);
-    let engine = module
+/// An MCJIT engine on inkwell's own memory-manager path, with jitmm's
+/// [`MemoryManager`] behind it.
+fn trait_engine<'ctx>(module: &Module<'ctx>) -> ExecutionEngine<'ctx> {
+    module
         .create_mcjit_execution_engine_with_memory_manager(
             MemoryManager::new().unwrap(),
             OptimizationLevel::Default,
@@ -123,7 +121,15 @@ fn inkwell_memory_manager_trait_path() {
             false,
             false,
         )
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn inkwell_memory_manager_trait_path() {
+    let _g = shared();
+    Target::initialize_native(&InitializationConfig::default()).unwrap();
+    let context = Context::create();
+    let engine = trait_engine(&build(&context, "trait", 7));
     // SAFETY: `scale` has this signature.
     let scale = unsafe { engine.get_function::<Scale>("scale").unwrap() };
     // SAFETY: calling JIT code of the declared signature.
@@ -142,15 +148,7 @@ fn inkwell_memory_manager_trait_path_many_modules() {
     let _g = shared();
     Target::initialize_native(&InitializationConfig::default()).unwrap();
     let context = Context::create();
-    let engine = build_named(&context, "m0", "scale0", 1)
-        .create_mcjit_execution_engine_with_memory_manager(
-            MemoryManager::new().unwrap(),
-            OptimizationLevel::Default,
-            CodeModel::JITDefault,
-            false,
-            false,
-        )
-        .unwrap();
+    let engine = trait_engine(&build_named(&context, "m0", "scale0", 1));
     let mut calls = vec![0i64];
     for id in 1..40u64 {
         let module = build_named(&context, &format!("m{id}"), &format!("scale{id}"), id + 1);
