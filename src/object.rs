@@ -216,8 +216,10 @@ impl ObjectCore {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
         }
-        // A new section is not placed until the linker says so.
-        self.placed = false;
+        if self.batches == Batches::Many {
+            // A new batch is not placed until the linker says so.
+            self.placed = false;
+        }
         let align = if align == 0 { 16 } else { align };
         // A request `layout` would refuse never fits a reservation.
         if let Some(section) = self.take_reserved(class, size, align) {
