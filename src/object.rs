@@ -111,6 +111,8 @@ impl ObjectCore {
         }
     }
 
+    /// (Asked by the inkwell manager only.)
+    #[cfg(feature = "llvm")]
     pub(crate) fn batches(&self) -> Batches {
         self.batches
     }
