@@ -217,10 +217,11 @@ impl McjitMemoryManager for MemoryManager {
         // Under Mprotect, code runs where it was written: mark it mapped.
         object.sections_placed();
         let result = object.finalize().map_err(|e| format!("jitmm: {e}"));
-        match object.batches() {
-            // It takes the next modules' sections too.
-            Batches::Many => self.current = Some(object),
-            Batches::One => self.finalized.push(object),
+        match self.finalized.is_empty() {
+            // The first module's own object (see `allocate`).
+            true => self.finalized.push(object),
+            // The batched object takes the next modules' sections too.
+            false => self.current = Some(object),
         }
         result
     }

@@ -111,12 +111,6 @@ impl ObjectCore {
         }
     }
 
-    /// (Asked by the inkwell manager only.)
-    #[cfg(feature = "llvm")]
-    pub(crate) fn batches(&self) -> Batches {
-        self.batches
-    }
-
     /// Turns on collection of symbols for the perf map.
     pub(crate) fn enable_perf_map(&mut self) {
         self.symbols.get_or_insert_with(Vec::new);
