@@ -302,13 +302,14 @@ impl ObjectCore {
 
     /// Forgets chunks a trim left empty, keeping the reservations' indices.
     fn drop_empty_chunks(&mut self) {
+        // The new index of each chunk; no reservation is left on an empty
+        // one (trimming it took the reservation).
+        let mut index: SmallVec<[usize; 8]> = SmallVec::new();
         let mut kept = 0;
-        let index: SmallVec<[usize; 8]> = (self.chunks.iter())
-            .map(|c| match c.range.is_empty() {
-                true => usize::MAX,
-                false => (kept, kept += 1).0,
-            })
-            .collect();
+        for chunk in &self.chunks {
+            index.push(kept);
+            kept += usize::from(!chunk.range.is_empty());
+        }
         for reserved in self.reserved.iter_mut().flatten() {
             reserved.index = index[reserved.index];
         }
