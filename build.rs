@@ -206,5 +206,9 @@ fn main() {
         env::current_dir().unwrap().join("cshim").display()
     );
     println!("cargo:llvm_config={config}");
+    // The per-object path of shim and core sits in `.text.hot.jitmm`;
+    // lld merges such sections into `.text` unless told to keep them
+    // apart (GNU ld groups them anyway).
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,keep-text-section-prefix");
     write_pkg_config(major, &libdir, &includedir, &cflags);
 }

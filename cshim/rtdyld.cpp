@@ -23,6 +23,7 @@ RTDyldManager::~RTDyldManager() {
     api_->object_free(object);
 }
 
+JITMM_HOT
 jitmm_core_object *RTDyldManager::current() {
   if (current_)
     return current_;
@@ -40,6 +41,7 @@ jitmm_core_object *RTDyldManager::current() {
 
 // The object file being loaded is done with (loaded, or abandoned by a new
 // reservation): its core object waits for finalizeMemory.
+JITMM_HOT
 void RTDyldManager::loadingDone() {
   if (std::find(pending_.begin(), pending_.end(), current_) == pending_.end())
     pending_.push_back(current_);
@@ -47,6 +49,7 @@ void RTDyldManager::loadingDone() {
   current_sections_.clear();
 }
 
+JITMM_HOT
 bool RTDyldManager::needsToReserveAllocationSpace() {
   return !loaded_one_.load(std::memory_order_relaxed);
 }
@@ -67,6 +70,7 @@ void RTDyldManager::reserveAllocationSpace(uintptr_t CodeSize, llvm::Align CodeA
                          RWDataSize, RWDataAlign.value());
 }
 
+JITMM_HOT
 uint8_t *RTDyldManager::allocate(int cls, uintptr_t size, unsigned alignment,
                                  unsigned section_id) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -82,11 +86,13 @@ uint8_t *RTDyldManager::allocate(int cls, uintptr_t size, unsigned alignment,
   return section.rw;
 }
 
+JITMM_HOT
 uint8_t *RTDyldManager::allocateCodeSection(uintptr_t Size, unsigned Alignment,
                                             unsigned SectionID, llvm::StringRef) {
   return allocate(JITMM_CLASS_CODE, Size, Alignment, SectionID);
 }
 
+JITMM_HOT
 uint8_t *RTDyldManager::allocateDataSection(uintptr_t Size, unsigned Alignment,
                                             unsigned SectionID, llvm::StringRef,
                                             bool IsReadOnly) {
@@ -98,6 +104,7 @@ uint8_t *RTDyldManager::allocateDataSection(uintptr_t Size, unsigned Alignment,
 // `id` as entry `id` of its section table (and only then calls
 // notifyObjectLoaded), so the entry is found without a search; one whose
 // working memory is not `rw` (not expected) falls back to the search.
+JITMM_HOT
 static void mapToExec(llvm::RuntimeDyld &RTDyld, uint8_t *rw, uint8_t *exec, unsigned id) {
   if (RTDyld.getSectionContent(id).data() == reinterpret_cast<const char *>(rw))
     RTDyld.reassignSectionAddress(id, reinterpret_cast<uint64_t>(exec));
@@ -128,6 +135,7 @@ static void reportFunctions(const jitmm_core_api *api, jitmm_core_object *object
   }
 }
 
+JITMM_HOT
 void RTDyldManager::notifyObjectLoaded(llvm::RuntimeDyld &RTDyld,
                                        const llvm::object::ObjectFile &Obj) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -145,6 +153,7 @@ void RTDyldManager::notifyObjectLoaded(llvm::RuntimeDyld &RTDyld,
   loaded_one_ = true;
 }
 
+JITMM_HOT
 void RTDyldManager::notifyObjectLoaded(llvm::ExecutionEngine *EE,
                                        const llvm::object::ObjectFile &) {
   // MCJIT holds its (recursive) engine lock here and walks its listeners
@@ -161,6 +170,7 @@ void RTDyldManager::notifyObjectLoaded(llvm::ExecutionEngine *EE,
   gdb_engine_ = EE;
 }
 
+JITMM_HOT
 bool RTDyldManager::finalizeMemory(std::string *ErrMsg) {
   std::lock_guard<std::mutex> lock(mutex_);
   // Direct users of the interface (no RuntimeDyld) finalize what they allocated.
@@ -179,6 +189,7 @@ bool RTDyldManager::finalizeMemory(std::string *ErrMsg) {
   return true;
 }
 
+JITMM_HOT
 void RTDyldManager::registerEHFrames(uint8_t *, uint64_t LoadAddr, size_t Size) {
   // The unwinder reads the frames where they run: pc-relative pointers in
   // them were resolved for the load (executable-side) address.

@@ -24,6 +24,12 @@ class ObjectLinkingLayer;
 } // namespace orc
 } // namespace llvm
 
+// The code a linker runs for every object file, in one section next to the
+// core's (`.text.hot.jitmm`; libjitmm.so keeps it apart, see build.rs).  It
+// runs right after compiling, with caches and TLBs cold, where each cold
+// page it touches costs more than the work done there.
+#define JITMM_HOT __attribute__((section(".text.hot.jitmm")))
+
 namespace jitmm {
 namespace detail {
 

@@ -83,10 +83,10 @@ thread_local! {
 
 /// Fails unless `handle` is a live handle of `kind`. The per-thread cache
 /// spares the lock for the run of calls a linker makes on one object.
+#[link_section = ".text.hot.jitmm"]
 pub(crate) fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
-    let (null, unknown) = errors(kind);
     if handle.is_null() {
-        return Err(null);
+        return Err(errors(kind).0);
     }
     let address = handle as usize;
     // Read before the lookup: a release after it makes the entry stale.
@@ -94,11 +94,18 @@ pub(crate) fn check<T>(handle: *const T, kind: Kind) -> Result<(), Error> {
     if LAST_CHECKED.get()[kind as usize] == (address, releases) {
         return Ok(());
     }
+    look_up(handle, kind, releases)
+}
+
+/// [`check`] past the per-thread cache: the table.
+#[inline(never)]
+fn look_up<T>(handle: *const T, kind: Kind, releases: u64) -> Result<(), Error> {
+    let (_, unknown) = errors(kind);
     let entry = tagged(handle, kind).ok_or(unknown.clone())?;
     if !handles(&mut HANDLES.lock()).contains(&entry) {
         return Err(unknown);
     }
-    remember_live(address, kind, releases);
+    remember_live(handle as usize, kind, releases);
     Ok(())
 }
 

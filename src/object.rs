@@ -208,6 +208,7 @@ impl ObjectCore {
     /// Allocates one section. An alignment of 0 means 16 (LLVM's default).
     /// A [`Batches::Many`] object takes every section from its slabs,
     /// reserved or not.
+    #[link_section = ".text.hot.jitmm"]
     pub(crate) fn allocate(&mut self, class: Class, size: usize, align: usize) -> Result<Section> {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
@@ -260,6 +261,7 @@ impl ObjectCore {
         (start.checked_add(size)? <= reserved.chunk.range.len()).then_some(start)
     }
 
+    #[link_section = ".text.hot.jitmm"]
     fn take_reserved(&mut self, class: Class, size: usize, align: usize) -> Option<Section> {
         let start = self.reserved_start(class, size, align)?;
         let reserved = self.reserved[class as usize].as_mut()?;
@@ -283,6 +285,7 @@ impl ObjectCore {
     /// The linker has placed every section and knows their executable
     /// addresses (`notifyObjectLoaded`, JITLink's allocation done): what
     /// was reserved and not used goes back to the arena.
+    #[link_section = ".text.hot.jitmm"]
     pub(crate) fn sections_placed(&mut self) {
         self.placed = true;
         if self.batches == Batches::One {
@@ -340,6 +343,7 @@ impl ObjectCore {
     /// rodata to R); flush every code chunk through its executable address;
     /// publish to other threads once. A refused flush or publish is an
     /// error: the code must not run.
+    #[link_section = ".text.hot.jitmm"]
     pub(crate) fn finalize(&mut self) -> Result<()> {
         if self.finalized {
             return Err(Error::AlreadyFinalized);
@@ -389,6 +393,7 @@ impl ObjectCore {
     /// After a batch is sealed, the next one starts on a fresh granule of
     /// each reservation (under Mprotect the sealed pages are no longer
     /// writable) and must be placed anew.
+    #[link_section = ".text.hot.jitmm"]
     fn end_batch(&mut self) {
         self.batch.clear();
         self.placed = false;

@@ -7,6 +7,12 @@
 //!
 //! Handles are checked before use, against the table of those handed out
 //! (`crate::handles`).
+//!
+//! What a linker calls for every object file (allocate, placed, finalize,
+//! and what they call) sits in section `.text.hot.jitmm` with the shim's
+//! side of it (`JITMM_HOT` in `cshim/shim.h`): it runs with caches and TLBs
+//! cold from compiling, where every page it touches costs more than its
+//! work, and error paths stay out of line.
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CStr, CString};
@@ -212,14 +218,27 @@ fn guard<T>(fallback: T, f: impl FnOnce() -> Result<T, Error>) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(value)) => value,
         Ok(Err(error)) => {
-            set_error(error.to_string());
+            report(&error);
             fallback
         }
         Err(_) => {
-            set_error("internal error: panic inside jitmm");
+            report_panic();
             fallback
         }
     }
+}
+
+/// Out of line: the entries' code stays small (see `hot` in `cshim/shim.h`).
+#[cold]
+#[inline(never)]
+fn report(error: &Error) {
+    set_error(error.to_string());
+}
+
+#[cold]
+#[inline(never)]
+fn report_panic() {
+    set_error("internal error: panic inside jitmm");
 }
 
 fn config_from(config: *const jitmm_config) -> Result<Config, Error> {
@@ -341,6 +360,7 @@ unsafe extern "C" fn core_object_reserve(
     })
 }
 
+#[link_section = ".text.hot.jitmm"]
 unsafe extern "C" fn core_object_allocate(
     object: *mut ObjectCore,
     class: c_int,
@@ -363,6 +383,7 @@ unsafe extern "C" fn core_object_allocate(
     })
 }
 
+#[link_section = ".text.hot.jitmm"]
 unsafe extern "C" fn core_object_placed(object: *mut ObjectCore) {
     if object.is_null() {
         return;
@@ -374,6 +395,7 @@ unsafe extern "C" fn core_object_placed(object: *mut ObjectCore) {
     })
 }
 
+#[link_section = ".text.hot.jitmm"]
 unsafe extern "C" fn core_object_finalize(object: *mut ObjectCore) -> c_int {
     guard(-1, || {
         // SAFETY: see `object_mut`.
