@@ -1,10 +1,11 @@
 //! The heap of one class: its spans, their free runs, and its residency.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::blocks::BLOCK_SIZE;
-use super::free_list::{FreeList, MISALIGNED_TRIES};
+use super::free_list::FreeList;
+use super::longest_runs::LongestRuns;
 use super::residency::{FreeRuns, Residency, LIMITS};
 
 /// Where a chunk coming back to its heap comes from.
@@ -32,19 +33,32 @@ struct Span {
 #[derive(Debug, Default)]
 struct Spans {
     by_start: BTreeMap<usize, Span>,
-    /// `(longest free run, start)` of every span.
-    by_longest: BTreeSet<(usize, usize)>,
+    /// The longest free run of every span, by its first block.
+    longest: LongestRuns,
+}
+
+/// How many spans whose longest run is long enough but maybe misaligned an
+/// allocation tries before only spans where any alignment fits. One: each
+/// try searches that span's own runs, cold in a JIT with many spans, and
+/// the page-aligned requests where it matters (LLVM's debug-object copies)
+/// fail in most spans; the next span tried surely fits.
+const SPAN_MISALIGNED_TRIES: usize = 1;
+
+/// A span's slot in the index: spans start on a block.
+fn slot(start: usize) -> usize {
+    debug_assert_eq!(start % BLOCK_SIZE, 0);
+    start / BLOCK_SIZE
 }
 
 impl Spans {
     fn insert(&mut self, start: usize, span: Span) {
-        self.by_longest.insert((span.free.longest(), start));
+        self.longest.set(slot(start), span.free.longest());
         self.by_start.insert(start, span);
     }
 
     fn remove(&mut self, start: usize) -> Span {
         let span = self.by_start.remove(&start).expect("span present");
-        self.by_longest.remove(&(span.free.longest(), start));
+        self.longest.set(slot(start), 0);
         span
     }
 
@@ -65,8 +79,7 @@ impl Spans {
         let result = change(span);
         let after = span.free.longest();
         if after != before {
-            self.by_longest.remove(&(before, start));
-            self.by_longest.insert((after, start));
+            self.longest.set(slot(start), after);
         }
         result
     }
@@ -74,19 +87,15 @@ impl Spans {
     /// A chunk of `len` bytes at `align` from the lowest span whose longest
     /// run is long enough: only the index is searched, never a span too
     /// full to hold the chunk. Such a span may still fail at the wrong
-    /// alignment; after [`MISALIGNED_TRIES`] of those, only spans where any
-    /// alignment fits are tried.
+    /// alignment; after [`SPAN_MISALIGNED_TRIES`] of those, only spans where
+    /// any alignment fits are tried.
     fn take(&mut self, len: usize, align: usize) -> Option<(usize, bool)> {
         let surely = len.checked_add(align - 1)?;
-        let (mut shortest, mut above) = (len, None);
+        let (mut shortest, mut from) = (len, 0);
         let mut tries = 0;
         loop {
-            let start = self
-                .by_longest
-                .range((shortest, 0)..)
-                .map(|&(_, start)| start)
-                .filter(|&start| above.map_or(true, |above| start > above))
-                .min()?;
+            let found = self.longest.lowest_holding(shortest, from)?;
+            let start = found * BLOCK_SIZE;
             let taken = self.update(start, |span| {
                 let taken = span.free.take(len, align)?;
                 span.free_bytes -= len;
@@ -95,10 +104,10 @@ impl Spans {
             if taken.is_some() {
                 return taken;
             }
-            above = Some(start);
+            from = found + 1;
             tries += 1;
-            if tries == MISALIGNED_TRIES {
-                (shortest, above) = (surely, None);
+            if tries == SPAN_MISALIGNED_TRIES {
+                (shortest, from) = (surely, 0);
             }
         }
     }
@@ -261,13 +270,15 @@ mod tests {
     impl ClassHeap {
         /// The span index holds exactly each span's longest run.
         fn check_index(&self) {
-            let expected: BTreeSet<_> = self
-                .spans
-                .by_start
-                .iter()
-                .map(|(&start, span)| (span.free.longest(), start))
-                .collect();
-            assert_eq!(expected, self.spans.by_longest);
+            let mut expected = LongestRuns::default();
+            for (&start, span) in &self.spans.by_start {
+                expected.set(slot(start), span.free.longest());
+            }
+            let end = self.spans.by_start.keys().last().map_or(0, |&s| slot(s));
+            for slot in 0..end + 8 {
+                let in_index = self.spans.longest.get(slot);
+                assert_eq!(in_index, expected.get(slot), "slot {slot}");
+            }
         }
     }
 

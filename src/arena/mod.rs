@@ -26,6 +26,7 @@ mod dual_map;
 mod fork;
 mod free_list;
 mod heap;
+mod longest_runs;
 mod mprotect;
 mod residency;
 mod views;
