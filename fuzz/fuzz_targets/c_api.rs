@@ -37,6 +37,9 @@ const MAX_OBJECTS: usize = 24;
 /// Sections larger than this get the pattern on a head, a middle and a tail
 /// window only (a full write would commit hundreds of MiB).
 const FULL_PATTERN: usize = 16 << 10;
+/// The least a batched object takes from the arena for a class at a time
+/// (`SLAB` in src/object.rs).
+const SLAB: usize = 16 << 10;
 const WINDOW: usize = 4096;
 
 /// The fuzzer's bytes, read front to back; zeros once exhausted.
@@ -165,6 +168,12 @@ struct ObjModel {
     secs: Vec<Sec>,
     /// Bytes reserved up front per class (upper bound of what they hold).
     reserved: [usize; 3],
+    /// From `object_new_batched`: finalized after each batch, never for good.
+    batched: bool,
+    /// Batched: where in `secs` the open batch starts.
+    batch_start: usize,
+    /// Batched: an upper bound of the slab bytes taken per class.
+    slabs: [usize; 3],
 }
 
 impl ObjModel {
@@ -365,10 +374,16 @@ impl Run {
         if self.objects.len() >= MAX_OBJECTS {
             return;
         }
+        let batched = input.byte().is_multiple_of(3);
         let target = self.pick(input, false);
         clear_error();
+        let new = if batched {
+            CORE_API.object_new_batched
+        } else {
+            CORE_API.object_new
+        };
         // SAFETY: as in `release`.
-        let handle = unsafe { (CORE_API.object_new)(Self::arena_ptr(target, self)) };
+        let handle = unsafe { new(Self::arena_ptr(target, self)) };
         let Target::LiveArena(a) = target else {
             assert!(handle.is_null(), "object_new on {target:?} succeeded");
             return expect_error("object_new", &["null arena", "handle"]);
@@ -388,6 +403,9 @@ impl Run {
             mapped: false,
             secs: Vec::new(),
             reserved: [0; 3],
+            batched,
+            batch_start: 0,
+            slabs: [0; 3],
         });
     }
 
@@ -499,6 +517,12 @@ impl Run {
             }
         }
         let room = ["exhausted", "failed under strategy"];
+        if o.batched {
+            // Slabs for the classes before a failure stay taken.
+            for &(c, len) in &lens {
+                self.objects[i].slabs[c] += len.max(SLAB);
+            }
+        }
         match (expected, rc) {
             (Ok(()), 0) => {
                 for (c, len) in lens {
@@ -542,7 +566,11 @@ impl Run {
             return;
         };
         let call = format!("object_allocate(class {class}, size {size}, align {align})");
-        let o = &self.objects[i];
+        let o = &mut self.objects[i];
+        if o.batched && (0..3).contains(&class) && !null_out {
+            // A new batch is not placed until the linker says so.
+            o.mapped = false;
+        }
         let expected = if !(0..3).contains(&class) {
             Err("class")
         } else if null_out {
@@ -554,7 +582,13 @@ impl Run {
             Self::layout(o, class as usize, size, a).map(|_| a)
         };
         let align = match (expected, rc) {
-            (Ok(a), 0) => a,
+            (Ok(a), 0) => {
+                if o.batched {
+                    let len = round_up(size, o.granule(class as usize)).unwrap();
+                    o.slabs[class as usize] += len.max(SLAB);
+                }
+                a
+            }
             (Ok(_), -1) => {
                 return expect_error(&call, &["exhausted", "failed under strategy"]);
             }
@@ -622,16 +656,22 @@ impl Run {
             return;
         };
         let o = &mut self.objects[i];
+        let batch = &o.secs[o.batch_start..];
         let expected = if o.finalized {
             Err("already finalized")
-        } else if o.dual && !o.mapped && o.secs.iter().any(|s| s.class != 2) {
+        } else if o.dual && !o.mapped && batch.iter().any(|s| s.class != 2) {
             Err("notifyObjectLoaded")
         } else {
             Ok(())
         };
         match (expected, rc) {
             (Ok(()), 0) => {
-                o.finalized = true;
+                if o.batched {
+                    // The next batch starts afresh, to be placed anew.
+                    (o.batch_start, o.mapped) = (o.secs.len(), false);
+                } else {
+                    o.finalized = true;
+                }
                 self.finalized += 1;
                 for sec in &o.secs {
                     sec.verify("after finalize");
@@ -702,6 +742,18 @@ impl Run {
                     .filter(|s| s.class == class)
                     .map(|s| round_up(s.size, g).unwrap() as u64)
                     .sum();
+                if o.batched {
+                    // Sections share slabs, trimmed to what was used when
+                    // the next one is taken.
+                    lo += o
+                        .secs
+                        .iter()
+                        .filter(|s| s.class == class)
+                        .map(|s| s.size as u64)
+                        .sum::<u64>();
+                    hi += o.slabs[class] as u64;
+                    continue;
+                }
                 if o.reserved == [0; 3] {
                     lo += rounded;
                 } else {
