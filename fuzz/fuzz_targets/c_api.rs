@@ -736,35 +736,18 @@ impl Run {
             let (mut lo, mut hi) = (0u64, 0u64);
             for o in &live {
                 let g = o.granule(class);
-                let rounded: u64 = o
-                    .secs
-                    .iter()
-                    .filter(|s| s.class == class)
-                    .map(|s| round_up(s.size, g).unwrap() as u64)
-                    .sum();
+                let sizes = || o.secs.iter().filter(|s| s.class == class).map(|s| s.size);
+                let exact: u64 = sizes().map(|n| n as u64).sum();
+                let rounded: u64 = sizes().map(|n| round_up(n, g).unwrap() as u64).sum();
                 if o.batched {
                     // Sections share slabs, trimmed to what was used when
                     // the next one is taken.
-                    lo += o
-                        .secs
-                        .iter()
-                        .filter(|s| s.class == class)
-                        .map(|s| s.size as u64)
-                        .sum::<u64>();
+                    lo += exact;
                     hi += o.slabs[class] as u64;
-                    continue;
-                }
-                if o.reserved == [0; 3] {
-                    lo += rounded;
                 } else {
-                    lo += o
-                        .secs
-                        .iter()
-                        .filter(|s| s.class == class)
-                        .map(|s| s.size as u64)
-                        .sum::<u64>();
+                    lo += if o.reserved == [0; 3] { rounded } else { exact };
+                    hi += rounded + o.reserved[class] as u64;
                 }
-                hi += rounded + o.reserved[class] as u64;
             }
             assert!(
                 (lo..=hi).contains(&got),
