@@ -228,7 +228,7 @@ fn guard<T>(fallback: T, f: impl FnOnce() -> Result<T, Error>) -> T {
     }
 }
 
-/// Out of line: the entries' code stays small (see `hot` in `cshim/shim.h`).
+/// Out of line: the entries' code stays small (see the module docs).
 #[cold]
 #[inline(never)]
 fn report(error: &Error) {
