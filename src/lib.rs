@@ -115,6 +115,9 @@ pub mod test_support {
         crate::os::page_size()
     }
 
+    /// The unit the arena hands its reservation to classes in.
+    pub const BLOCK_SIZE: usize = crate::arena::BLOCK_SIZE;
+
     /// Machine code of `extern "C" fn() -> i32 { value }` for this
     /// architecture.
     pub fn return_value(value: u16) -> Vec<u8> {

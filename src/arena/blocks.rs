@@ -16,17 +16,33 @@ pub const BLOCK_SIZE: usize = 2 << 20;
 
 const _: () = assert!(BLOCK_SIZE % crate::os::MAX_SHMLBA == 0);
 
-/// Which blocks are taken, by index.
+/// Code must not start at an address whose low 32 bits are zero: libgcc's
+/// unwinder takes an FDE whose 4-byte `pc_begin` (LLVM's `pcrel|sdata4`, on
+/// every 64-bit target) reads as 0 in those bits for one of a removed
+/// link-once function and skips it (`classify_object_over_fdes`,
+/// `add_fdes` and `linear_search_fdes` in libgcc's `unwind-dw2-fde.c`), so
+/// an exception thrown through a function there ends in `std::terminate`.
+/// Where pointers are 4 bytes the encoding covers the whole address and
+/// only address 0 is affected, which is never reserved.
+#[cfg(target_pointer_width = "64")]
+const FDE_BLIND_ALIGN: usize = 1 << 32;
+
+/// Which blocks are taken, by index, and which may never hold code.
 #[derive(Debug)]
 pub(super) struct Blocks {
     taken: Vec<bool>,
+    /// Blocks starting at an address the unwinder is blind to (see
+    /// [`FDE_BLIND_ALIGN`]): at most one per 4 GiB, and still given to data.
+    no_code: Vec<usize>,
 }
 
 impl Blocks {
-    /// A table for `size` bytes (a multiple of [`BLOCK_SIZE`]), all free.
-    pub(super) fn new(size: usize) -> Blocks {
+    /// A table for `size` bytes (a multiple of [`BLOCK_SIZE`]) reserved at
+    /// `base` (a multiple of it), all free.
+    pub(super) fn new(base: usize, size: usize) -> Blocks {
         Blocks {
             taken: vec![false; size / BLOCK_SIZE],
+            no_code: fde_blind_blocks(base, size),
         }
     }
 
@@ -45,9 +61,13 @@ impl Blocks {
             Class::ReadOnly => total / 2,
             Class::ReadWrite => total * 3 / 4,
         };
-        let first = first_free_run(&self.taken[zone..], n)
-            .map(|i| i + zone)
-            .or_else(|| first_free_run(&self.taken, n))?;
+        let barred: &[usize] = match class {
+            Class::Code => &self.no_code,
+            Class::ReadOnly | Class::ReadWrite => &[],
+        };
+        let free = |i: usize| !self.taken[i] && !barred.contains(&i);
+        let first =
+            first_free_run(zone..total, n, free).or_else(|| first_free_run(0..total, n, free))?;
         self.taken[first..first + n].fill(true);
         Some(first * BLOCK_SIZE..(first + n) * BLOCK_SIZE)
     }
@@ -58,16 +78,34 @@ impl Blocks {
     }
 }
 
-/// Index of the first run of `n` free (`false`) entries.
-fn first_free_run(blocks: &[bool], n: usize) -> Option<usize> {
+/// Index of the first run of `n` indexes in `within` that are all `free`.
+fn first_free_run(within: Range<usize>, n: usize, free: impl Fn(usize) -> bool) -> Option<usize> {
     let mut run = 0;
-    for (i, &taken) in blocks.iter().enumerate() {
-        run = if taken { 0 } else { run + 1 };
+    for i in within {
+        run = if free(i) { run + 1 } else { 0 };
         if run == n {
             return Some(i + 1 - n);
         }
     }
     None
+}
+
+/// Indexes of the blocks of `base..base + size` that start at a multiple of
+/// [`FDE_BLIND_ALIGN`].
+#[cfg(target_pointer_width = "64")]
+fn fde_blind_blocks(base: usize, size: usize) -> Vec<usize> {
+    let Some(first) = base.checked_next_multiple_of(FDE_BLIND_ALIGN) else {
+        return Vec::new();
+    };
+    (first..base.saturating_add(size))
+        .step_by(FDE_BLIND_ALIGN)
+        .map(|address| (address - base) / BLOCK_SIZE)
+        .collect()
+}
+
+#[cfg(not(target_pointer_width = "64"))]
+fn fde_blind_blocks(_base: usize, _size: usize) -> Vec<usize> {
+    Vec::new()
 }
 
 #[cfg(test)]
@@ -78,7 +116,7 @@ mod tests {
 
     #[test]
     fn classes_start_in_their_zones_and_overflow_anywhere() {
-        let mut blocks = Blocks::new(8 * B);
+        let mut blocks = Blocks::new(16 * B, 8 * B);
         assert_eq!(blocks.claim(Class::Code, B), Some(0..B));
         assert_eq!(blocks.claim(Class::ReadOnly, 2 * B), Some(4 * B..6 * B));
         assert_eq!(blocks.claim(Class::ReadWrite, B), Some(6 * B..7 * B));
@@ -86,5 +124,32 @@ mod tests {
         assert_eq!(blocks.claim(Class::Code, 2 * B), None);
         blocks.release(4 * B..6 * B);
         assert_eq!(blocks.claim(Class::Code, 2 * B), Some(3 * B..5 * B));
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn code_never_takes_a_block_at_a_multiple_of_4_gib() {
+        let boundary = 3 * FDE_BLIND_ALIGN;
+        let mut blocks = Blocks::new(boundary, 4 * B);
+        assert_eq!(blocks.claim(Class::Code, B), Some(B..2 * B));
+        assert_eq!(blocks.claim(Class::Code, 2 * B), Some(2 * B..4 * B));
+        assert_eq!(blocks.claim(Class::Code, B), None);
+        assert_eq!(blocks.claim(Class::ReadWrite, B), Some(0..B));
+
+        // A run of code may not cross it either; data may.
+        let mut blocks = Blocks::new(boundary - 2 * B, 4 * B);
+        assert_eq!(blocks.claim(Class::Code, 3 * B), None);
+        assert_eq!(blocks.claim(Class::Code, 2 * B), Some(0..2 * B));
+        assert_eq!(blocks.claim(Class::ReadOnly, 2 * B), Some(2 * B..4 * B));
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn blind_blocks_are_the_multiples_of_4_gib_inside_the_reservation() {
+        let g = FDE_BLIND_ALIGN;
+        assert_eq!(fde_blind_blocks(g, B), vec![0]);
+        assert_eq!(fde_blind_blocks(g + B, g - B), Vec::<usize>::new());
+        assert_eq!(fde_blind_blocks(g - B, 2 * B), vec![1]);
+        assert_eq!(fde_blind_blocks(g - B, g + 2 * B), vec![1, g / B + 1]);
     }
 }

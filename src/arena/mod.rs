@@ -89,13 +89,14 @@ impl Arena {
         let views = views::new(strategy, size)?;
         bump(&COUNTERS.bytes_reserved, size as u64);
         let page = os::page_size();
+        let blocks = Blocks::new(reservation.start(), size);
         Ok(Arena {
             views,
             reservation,
             page,
             broken: OnceLock::new(),
             heaps: [(); 3].map(|()| Mutex::new(ClassHeap::new(page))),
-            blocks: Mutex::new(Blocks::new(size)),
+            blocks: Mutex::new(blocks),
             live_objects: AtomicUsize::new(0),
         })
     }

@@ -267,6 +267,118 @@ fn reservation_stays_within_branch_range() {
     );
 }
 
+/// libgcc's unwinder skips the unwind info of a function whose address has
+/// zero low 32 bits (see `src/arena/blocks.rs`), so no code may lie at a
+/// multiple of 4 GiB; read-write data may.
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn no_code_lies_at_a_multiple_of_4_gib() {
+    const FOUR_GIB: usize = 1 << 32;
+    const ARENA: usize = 1 << 30;
+    let block = jitmm::test_support::BLOCK_SIZE;
+    for strategy in STRATEGIES {
+        // The kernel places reservations next to each other, so one of the
+        // first few 1 GiB arenas holds a multiple of 4 GiB. A 256 MiB
+        // spacer after each miss keeps the next one from landing in the
+        // same place modulo 4 GiB (as DualMap's 1 GiB mirrors would make it).
+        let mut misses = Vec::new();
+        let (arena, boundary) = loop {
+            let arena = Arena::new(ARENA, strategy).unwrap();
+            let (start, len) = arena.reservation();
+            let boundary = start.next_multiple_of(FOUR_GIB);
+            if boundary < start + len {
+                break (arena, boundary);
+            }
+            assert!(misses.len() < 64, "no reservation held a multiple of 4 GiB");
+            misses.push(arena);
+            misses.push(Arena::new(ARENA / 4, Strategy::Mprotect).unwrap());
+        };
+        drop(misses);
+        let (start, len) = arena.reservation();
+        // Code fills the arena below and above the block at the boundary.
+        let mut objects = Vec::new();
+        for size in [boundary - start, start + len - boundary - block] {
+            if size == 0 {
+                continue;
+            }
+            let mut object = Object::in_arena(arena.clone());
+            let text = object.allocate(Class::Code, size, 16).unwrap();
+            let exec = object.section(text).exec as usize;
+            assert!(
+                !(exec..exec + size).contains(&boundary),
+                "{strategy:?}: code at {exec:#x}..{:#x} covers {boundary:#x}",
+                exec + size
+            );
+            objects.push(object);
+        }
+        let mut object = Object::in_arena(arena.clone());
+        let more = object.allocate(Class::Code, 16, 16);
+        assert!(
+            matches!(more, Err(Error::ReservationExhausted { .. })),
+            "{strategy:?}: code in the block at {boundary:#x}: {more:?}"
+        );
+        let data = object.allocate(Class::ReadWrite, 4096, 16).unwrap();
+        assert_eq!(object.section(data).exec as usize, boundary, "{strategy:?}");
+        #[cfg(target_env = "gnu")]
+        {
+            // Why: the unwinder finds a function 64 bytes past the boundary
+            // but not one at it.
+            let bytes = object.bytes_mut(data);
+            assert!(libgcc::finds_fde(bytes, 64));
+            assert!(!libgcc::finds_fde(bytes, 0));
+        }
+        drop((objects, object));
+        assert_eq!(arena.live_bytes(), 0, "{strategy:?}");
+    }
+}
+
+/// libgcc's registry of unwind info, asked about a made-up function.
+#[cfg(all(target_pointer_width = "64", target_env = "gnu"))]
+mod libgcc {
+    extern "C" {
+        fn __register_frame(begin: *const u8);
+        fn __deregister_frame(begin: *const u8);
+        fn _Unwind_Find_FDE(pc: *const u8, bases: *mut [usize; 3]) -> *const u8;
+    }
+
+    /// Writes an `.eh_frame` (a CIE, an FDE for a 16-byte function at
+    /// `buf[function..]` with LLVM's `pcrel|sdata4` encoding, the
+    /// terminator) at `buf[256..]`, registers it, and asks the unwinder for
+    /// the FDE of an address inside the function.
+    pub fn finds_fde(buf: &mut [u8], function: usize) -> bool {
+        const CIE: [u8; 24] = [
+            0x14, 0, 0, 0, // length
+            0, 0, 0, 0, // CIE id
+            1, b'z', b'R', 0, // version, augmentation
+            1, 0x78, 16, // code and data alignment, return register
+            1, 0x1b, // augmentation data: FDE pointers are pcrel|sdata4
+            0x0c, 7, 8, 0x90, 1, 0, 0, // initial instructions, padding
+        ];
+        let eh = 256;
+        let fde = eh + CIE.len();
+        buf[eh..fde].copy_from_slice(&CIE);
+        let base = buf.as_ptr() as isize;
+        let pc_begin = (function as isize - (fde as isize + 8)) as i32;
+        buf[fde..fde + 4].copy_from_slice(&0x14u32.to_ne_bytes());
+        buf[fde + 4..fde + 8].copy_from_slice(&(CIE.len() as u32 + 4).to_ne_bytes());
+        buf[fde + 8..fde + 12].copy_from_slice(&pc_begin.to_ne_bytes());
+        buf[fde + 12..fde + 16].copy_from_slice(&16i32.to_ne_bytes());
+        buf[fde + 16..fde + 28].fill(0); // no augmentation data, padding, terminator
+        let begin = buf[eh..].as_ptr();
+        let mut bases = [0usize; 3];
+        // SAFETY: `begin` is a well-formed, terminated `.eh_frame` that
+        // stays alive and unchanged until it is deregistered below; the
+        // lookup only reads the registered tables.
+        unsafe {
+            __register_frame(begin);
+            let found = !_Unwind_Find_FDE((base + function as isize + 4) as *const u8, &mut bases)
+                .is_null();
+            __deregister_frame(begin);
+            found
+        }
+    }
+}
+
 #[test]
 fn probe_reports_a_usable_strategy() {
     let p = jitmm::probe();
