@@ -35,10 +35,17 @@
 #include <llvm/ExecutionEngine/JITLink/JITLinkMemoryManager.h>
 #include <llvm/ExecutionEngine/MCJIT.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/ExecutorProcessControl.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h>
 #include <llvm/ExecutionEngine/Orc/RTDyldObjectLinkingLayer.h>
+// SelfExecutorProcessControl: in ExecutorProcessControl.h up to LLVM 19, in
+// a header of its own later.
+#if __has_include(<llvm/ExecutionEngine/Orc/SelfExecutorProcessControl.h>)
+#include <llvm/ExecutionEngine/Orc/SelfExecutorProcessControl.h>
+#endif
+#include <llvm/ExecutionEngine/Orc/TaskDispatch.h>
 #include <llvm/ExecutionEngine/SectionMemoryManager.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -212,6 +219,18 @@ static Expected<std::unique_ptr<LLJIT>> make_jit(Via via, const jitmm::Config *c
   builder.setJITTargetMachineBuilder(std::move(*jtmb));
   // One TargetMachine per compile, so that threads may compile at once.
   builder.setSupportConcurrentCompilation(concurrent);
+  if (concurrent) {
+    // Tasks run on the thread that starts them, so each module is compiled
+    // and linked on the thread that looks it up. Left to itself, LLJIT with
+    // concurrent compilation makes a DynamicThreadPoolTaskDispatcher, which
+    // starts a detached std::thread for every task (some 490 per
+    // four_threads_adding_modules case): that tests LLVM's dispatcher and
+    // hundreds of detached threads, not the memory manager.
+    auto epc = SelfExecutorProcessControl::Create(nullptr, std::make_unique<InPlaceTaskDispatcher>());
+    if (!epc)
+      return epc.takeError();
+    builder.setExecutorProcessControl(std::move(*epc));
+  }
   if (llvm_managers() && via == Via::RTDyldLayer) {
     builder.setObjectLinkingLayerCreator(
         [](JITMM_LLJIT_LAYER_CREATOR_PARAMS(es)) -> Expected<std::unique_ptr<ObjectLayer>> {
