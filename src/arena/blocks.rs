@@ -23,17 +23,15 @@ const _: () = assert!(BLOCK_SIZE % crate::os::MAX_SHMLBA == 0);
 /// `add_fdes` and `linear_search_fdes` in libgcc's `unwind-dw2-fde.c`), so
 /// an exception thrown through a function there ends in `std::terminate`.
 /// Where pointers are 4 bytes the encoding covers the whole address and
-/// only address 0 is affected, which is never reserved.
-#[cfg(target_pointer_width = "64")]
-const FDE_BLIND_ALIGN: usize = 1 << 32;
+/// only address 0 is affected, which the same test bars.
+const FDE_BLIND_ALIGN: u64 = 1 << 32;
 
 /// Which blocks are taken, by index, and which may never hold code.
 #[derive(Debug)]
 pub(super) struct Blocks {
     taken: Vec<bool>,
-    /// Blocks starting at an address the unwinder is blind to (see
-    /// [`FDE_BLIND_ALIGN`]): at most one per 4 GiB, and still given to data.
-    no_code: Vec<usize>,
+    /// Where the reservation starts, for [`Blocks::may_hold_code`].
+    base: usize,
 }
 
 impl Blocks {
@@ -42,8 +40,15 @@ impl Blocks {
     pub(super) fn new(base: usize, size: usize) -> Blocks {
         Blocks {
             taken: vec![false; size / BLOCK_SIZE],
-            no_code: fde_blind_blocks(base, size),
+            base,
         }
+    }
+
+    /// Whether block `i` may hold code: not if it starts at an address the
+    /// unwinder is blind to (see [`FDE_BLIND_ALIGN`]; at most one block per
+    /// 4 GiB, still given to data).
+    fn may_hold_code(&self, i: usize) -> bool {
+        (self.base as u64 + (i * BLOCK_SIZE) as u64) % FDE_BLIND_ALIGN != 0
     }
 
     /// Claims contiguous free blocks for `len` bytes (a multiple of
@@ -61,11 +66,7 @@ impl Blocks {
             Class::ReadOnly => total / 2,
             Class::ReadWrite => total * 3 / 4,
         };
-        let barred: &[usize] = match class {
-            Class::Code => &self.no_code,
-            Class::ReadOnly | Class::ReadWrite => &[],
-        };
-        let free = |i: usize| !self.taken[i] && !barred.contains(&i);
+        let free = |i: usize| !self.taken[i] && (class != Class::Code || self.may_hold_code(i));
         let first =
             first_free_run(zone..total, n, free).or_else(|| first_free_run(0..total, n, free))?;
         self.taken[first..first + n].fill(true);
@@ -90,24 +91,6 @@ fn first_free_run(within: Range<usize>, n: usize, free: impl Fn(usize) -> bool) 
     None
 }
 
-/// Indexes of the blocks of `base..base + size` that start at a multiple of
-/// [`FDE_BLIND_ALIGN`].
-#[cfg(target_pointer_width = "64")]
-fn fde_blind_blocks(base: usize, size: usize) -> Vec<usize> {
-    let Some(first) = base.checked_next_multiple_of(FDE_BLIND_ALIGN) else {
-        return Vec::new();
-    };
-    (first..base.saturating_add(size))
-        .step_by(FDE_BLIND_ALIGN)
-        .map(|address| (address - base) / BLOCK_SIZE)
-        .collect()
-}
-
-#[cfg(not(target_pointer_width = "64"))]
-fn fde_blind_blocks(_base: usize, _size: usize) -> Vec<usize> {
-    Vec::new()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,10 +109,16 @@ mod tests {
         assert_eq!(blocks.claim(Class::Code, 2 * B), Some(3 * B..5 * B));
     }
 
+    /// The blocks code may not take.
+    fn barred(blocks: &Blocks) -> Vec<usize> {
+        let all = 0..blocks.taken.len();
+        all.filter(|&i| !blocks.may_hold_code(i)).collect()
+    }
+
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn code_never_takes_a_block_at_a_multiple_of_4_gib() {
-        let boundary = 3 * FDE_BLIND_ALIGN;
+        let boundary = 3 * FDE_BLIND_ALIGN as usize;
         let mut blocks = Blocks::new(boundary, 4 * B);
         assert_eq!(blocks.claim(Class::Code, B), Some(B..2 * B));
         assert_eq!(blocks.claim(Class::Code, 2 * B), Some(2 * B..4 * B));
@@ -146,10 +135,10 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn blind_blocks_are_the_multiples_of_4_gib_inside_the_reservation() {
-        let g = FDE_BLIND_ALIGN;
-        assert_eq!(fde_blind_blocks(g, B), vec![0]);
-        assert_eq!(fde_blind_blocks(g + B, g - B), Vec::<usize>::new());
-        assert_eq!(fde_blind_blocks(g - B, 2 * B), vec![1]);
-        assert_eq!(fde_blind_blocks(g - B, g + 2 * B), vec![1, g / B + 1]);
+        let g = FDE_BLIND_ALIGN as usize;
+        assert_eq!(barred(&Blocks::new(g, B)), vec![0]);
+        assert_eq!(barred(&Blocks::new(g + B, g - B)), Vec::<usize>::new());
+        assert_eq!(barred(&Blocks::new(g - B, 2 * B)), vec![1]);
+        assert_eq!(barred(&Blocks::new(g - B, g + 2 * B)), vec![1, g / B + 1]);
     }
 }
